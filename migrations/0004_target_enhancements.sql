@@ -1,0 +1,5 @@
+-- PRD migration 003 (target enhancements), one ADD COLUMN per column.
+ALTER TABLE targets ADD COLUMN IF NOT EXISTS last_indexed_at TIMESTAMPTZ;
+ALTER TABLE targets ADD COLUMN IF NOT EXISTS index_size_tokens INTEGER DEFAULT 0;
+ALTER TABLE targets ADD COLUMN IF NOT EXISTS total_files INTEGER DEFAULT 0;
+ALTER TABLE targets ADD COLUMN IF NOT EXISTS total_loc INTEGER DEFAULT 0;

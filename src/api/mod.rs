@@ -1,0 +1,47 @@
+//! The REST API (axum): one module per resource under `/api/db/...`, health and readiness, the
+//! OpenAPI document at `/api/openapi.json`, and Prometheus `/metrics`.
+
+mod error;
+mod extract;
+mod openapi;
+mod ops;
+mod sessions;
+mod token_usage;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+pub use error::{Error, ErrorBody};
+pub use openapi::ApiDoc;
+
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/db/sessions", get(sessions::list))
+        .route("/api/db/sessions/{id}", get(sessions::show))
+        .route("/api/db/sessions/{id}/turns", get(sessions::turns))
+        .route("/api/db/sessions/{id}/timing", get(sessions::timing))
+        .route("/api/db/token-usage", get(token_usage::over_time))
+        .route("/api/db/token-usage/by-model", get(token_usage::by_model))
+        .route(
+            "/api/db/token-usage/efficiency",
+            get(token_usage::efficiency),
+        )
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .with_state(state)
+}

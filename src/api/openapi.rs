@@ -1,0 +1,48 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use super::{ErrorBody, sessions, token_usage};
+use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
+use crate::store::token_usage::DailyUsage;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "acd-collector REST API",
+        description = "Metrics of autonomous coding harness sessions"
+    ),
+    paths(
+        sessions::list,
+        sessions::show,
+        sessions::turns,
+        sessions::timing,
+        token_usage::over_time,
+        token_usage::by_model,
+        token_usage::efficiency,
+    ),
+    components(schemas(
+        ErrorBody,
+        SessionSummary,
+        ModelUsage,
+        TurnRow,
+        DailyUsage,
+        sessions::SessionPage,
+        sessions::SessionDetail,
+        sessions::TurnList,
+        sessions::SessionTiming,
+        sessions::TurnTiming,
+        sessions::Percentiles,
+        token_usage::UsageOverTime,
+        token_usage::UsageByModel,
+        token_usage::ModelBreakdown,
+        token_usage::Efficiency,
+        token_usage::EfficiencyTargets,
+    ))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

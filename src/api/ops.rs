@@ -1,0 +1,57 @@
+//! Operational endpoints: liveness, readiness (the database answers), Prometheus metrics, and the
+//! JSON answers for unknown routes and methods.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ApiState, Error};
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn readyz(State(state): State<ApiState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ready", "database": "ok" })).into_response(),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not ready", "error": format!("database unreachable: {err}") })),
+        )
+            .into_response(),
+    }
+}
+
+/// OpenMetrics when the scraper asks for it (Prometheus does), else Prometheus text 0.0.4.
+pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    let wants_openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+    let (content_type, body) = if wants_openmetrics {
+        (
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.encode_openmetrics(),
+        )
+    } else {
+        (
+            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            state.metrics.encode_prometheus_text(),
+        )
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+pub async fn not_found() -> Error {
+    Error::NotFound("no such endpoint; see /api/openapi.json".into())
+}
+
+pub async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "error": "method not allowed; see /api/openapi.json" })),
+    )
+        .into_response()
+}

@@ -1,0 +1,207 @@
+//! Wiring: binds the three listeners (OTLP/gRPC, OTLP/HTTP, REST + /metrics) around one store and
+//! one metrics registry, and shuts them down gracefully. Tests use [`spawn`] directly with a fresh
+//! database and port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::{Limits, ServeArgs};
+use crate::metrics::Metrics;
+use crate::otlp::Ingest;
+use crate::pricing::PriceTable;
+use crate::store::{Store, open_database};
+use crate::{Error, api, otlp};
+
+/// Everything [`spawn`] needs besides the store.
+pub struct Settings {
+    pub otlp_grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+    pub api: SocketAddr,
+    pub limits: Limits,
+    pub prices: PriceTable,
+}
+
+impl Settings {
+    /// All listeners on 127.0.0.1 with OS-chosen ports, default limits and prices.
+    pub fn ephemeral() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            otlp_grpc: any,
+            otlp_http: any,
+            api: any,
+            limits: Limits::default(),
+            prices: PriceTable::shipped_default(),
+        }
+    }
+}
+
+pub struct RunningApp {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub api_addr: SocketAddr,
+    pub metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<Result<(), String>>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
+}
+
+/// Starts serving on the given store (already migrated).
+pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error> {
+    let metrics = Arc::new(Metrics::new());
+    let ingest = Ingest {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        prices: Arc::new(settings.prices),
+        limits: settings.limits,
+    };
+    let grpc = bind(settings.otlp_grpc).await?;
+    let http = bind(settings.otlp_http).await?;
+    let rest = bind(settings.api).await?;
+    let addr = |l: &TcpListener| l.local_addr().map_err(|e| Error::Server(e.to_string()));
+    let (grpc_addr, http_addr, api_addr) = (addr(&grpc)?, addr(&http)?, addr(&rest)?);
+
+    let (shutdown, signal) = watch::channel(false);
+    let stopped = move |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let mut tasks = JoinSet::new();
+
+    let grpc_routes = otlp::grpc_routes(ingest.clone());
+    let rx = signal.clone();
+    tasks.spawn(async move {
+        tonic::transport::Server::builder()
+            .add_routes(grpc_routes)
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(grpc),
+                stopped(rx),
+            )
+            .await
+            .map_err(|e| format!("OTLP/gRPC server: {e}"))
+    });
+    let rx = signal.clone();
+    let otlp_http = otlp::http_router(ingest);
+    tasks.spawn(async move {
+        axum::serve(http, otlp_http)
+            .with_graceful_shutdown(stopped(rx))
+            .await
+            .map_err(|e| format!("OTLP/HTTP server: {e}"))
+    });
+    let rx = signal.clone();
+    let rest_router = api::router(api::ApiState {
+        store,
+        metrics: metrics.clone(),
+    });
+    tasks.spawn(async move {
+        axum::serve(rest, rest_router)
+            .with_graceful_shutdown(stopped(rx))
+            .await
+            .map_err(|e| format!("REST server: {e}"))
+    });
+    Ok(RunningApp {
+        grpc_addr,
+        http_addr,
+        api_addr,
+        metrics,
+        shutdown,
+        tasks,
+    })
+}
+
+impl RunningApp {
+    /// Stops accepting, lets in-flight requests finish (their data is committed or refused).
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        let _ = self.shutdown.send(true);
+        while let Some(result) = self.tasks.join_next().await {
+            result
+                .map_err(|e| Error::Server(e.to_string()))?
+                .map_err(Error::Server)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until a server stops on its own (an error) or the process is asked to stop.
+    async fn run_until_signal(mut self) -> Result<(), Error> {
+        tokio::select! {
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down");
+                self.shutdown().await
+            }
+            Some(result) = self.tasks.join_next() => {
+                let _ = self.shutdown.send(true);
+                result.map_err(|e| Error::Server(e.to_string()))?.map_err(Error::Server)
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler cannot fail");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// `acd-collector serve`.
+pub async fn serve(args: ServeArgs) -> Result<(), Error> {
+    let prices = match &args.prices {
+        Some(path) => PriceTable::load(path).map_err(|e| Error::Config(e.to_string()))?,
+        None => PriceTable::shipped_default(),
+    };
+    let database = open_database(&args.database).await?;
+    migrate_with_retry(&database.store).await?;
+    let settings = Settings {
+        otlp_grpc: args.otlp_grpc,
+        otlp_http: args.otlp_http,
+        api: args.api,
+        limits: args.limits,
+        prices,
+    };
+    let app = spawn(settings, database.store.clone()).await?;
+    tracing::info!(
+        otlp_grpc = %app.grpc_addr, otlp_http = %app.http_addr, api = %app.api_addr,
+        "acd-collector is listening (REST and /metrics on the api address)"
+    );
+    let result = app.run_until_signal().await;
+    database.close().await;
+    result
+}
+
+/// Migrations need the database; give one that is still starting up half a minute.
+async fn migrate_with_retry(store: &Store) -> Result<(), Error> {
+    let mut attempt = 0;
+    loop {
+        match store.migrate().await {
+            Ok(()) => return Ok(()),
+            Err(err)
+                if err.is_unavailable()
+                    || matches!(err, crate::store::Error::Migrate(_)) && attempt == 0 =>
+            {
+                attempt += 1;
+                if attempt > 15 {
+                    return Err(err.into());
+                }
+                tracing::warn!("database not ready ({err}); retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Command line and environment configuration. Every flag of `serve` also reads an environment
+//! variable, so a container can be configured without a command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "acd-collector",
+    version,
+    about = "Metrics for autonomous coding harnesses"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive OTLP, store it in PostgreSQL, serve the REST API and /metrics.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// OTLP/gRPC listen address.
+    #[arg(long, env = "ACD_OTLP_GRPC_ADDR", default_value = "0.0.0.0:4317")]
+    pub otlp_grpc: SocketAddr,
+    /// OTLP/HTTP listen address (protobuf and JSON on /v1/traces).
+    #[arg(long, env = "ACD_OTLP_HTTP_ADDR", default_value = "0.0.0.0:4318")]
+    pub otlp_http: SocketAddr,
+    /// REST API, /metrics, /healthz and /readyz listen address.
+    #[arg(long, env = "ACD_API_ADDR", default_value = "0.0.0.0:9464")]
+    pub api: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub limits: Limits,
+    /// Price table (TOML) replacing the shipped default; see config/prices.toml.
+    #[arg(long, env = "ACD_PRICES_FILE")]
+    pub prices: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL. When unset, the local server on --local-postgres is used (database `acd`,
+    /// created if missing), and failing that a private cluster in --data-dir.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Where the default database is looked for when DATABASE_URL is unset.
+    #[arg(
+        long,
+        env = "ACD_LOCAL_POSTGRES_ADDR",
+        default_value = "127.0.0.1:5432"
+    )]
+    pub local_postgres: SocketAddr,
+    /// Data directory of the private PostgreSQL cluster started when no server is reachable.
+    #[arg(long, env = "ACD_DATA_DIR", default_value = "./.acd/pg")]
+    pub data_dir: PathBuf,
+    /// Size of the PostgreSQL connection pool.
+    #[arg(long, env = "ACD_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Limits {
+    /// Largest request body accepted on the wire (bytes), for OTLP/HTTP and OTLP/gRPC.
+    #[arg(long, env = "ACD_MAX_BODY_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest body after gzip decompression (bytes); guards against decompression bombs.
+    #[arg(long, env = "ACD_MAX_DECOMPRESSED_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 20 * 1024 * 1024,
+            max_decompressed_bytes: 64 * 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Domain records: what a span means to us once decoded and mapped, before it is stored.
+//! The OTLP mapping produces them, the store writes them, the metrics count them.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Namespace of the UUIDv5 ids derived from non-UUID session ids and from span identities.
+/// Fixed forever: changing it would split existing sessions.
+pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b7e_93a4_4d0b_9c55_1a2e_acd0_c011);
+
+/// The session id for a `gen_ai.conversation.id`: the UUID itself, or a stable UUIDv5 of the text.
+pub fn session_uuid(conversation_id: &str) -> Uuid {
+    Uuid::parse_str(conversation_id.trim())
+        .unwrap_or_else(|_| Uuid::new_v5(&ID_NAMESPACE, conversation_id.as_bytes()))
+}
+
+/// A span's OTLP identity: 16-byte trace id and 8-byte span id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SpanKey {
+    pub trace_id: Vec<u8>,
+    pub span_id: Vec<u8>,
+}
+
+impl SpanKey {
+    /// A row id derived from the span identity, so every replica computes the same one.
+    pub fn row_id(&self) -> Uuid {
+        let mut name = self.trace_id.clone();
+        name.extend_from_slice(&self.span_id);
+        Uuid::new_v5(&ID_NAMESPACE, &name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    Completed,
+    Failed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Completed => "completed",
+            SessionStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A session span (`gen_ai.operation.name = invoke_agent`).
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub key: SpanKey,
+    pub id: Uuid,
+    pub external_id: String,
+    pub target_id: Option<Uuid>,
+    pub target_name: Option<String>,
+    pub feature_id: Option<String>,
+    pub features_completed: Option<i32>,
+    pub status: SessionStatus,
+    pub status_message: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub attributes: Value,
+}
+
+impl SessionRecord {
+    pub fn wall_clock_ms(&self) -> i64 {
+        (self.ended_at - self.started_at).num_milliseconds()
+    }
+}
+
+/// Token counts of one model call, with `input` already *uncached* (see docs/semantic-conventions.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    pub input: i64,
+    pub output: i64,
+    pub cache_read: i64,
+    pub cache_write: i64,
+}
+
+/// A turn span: one model call (`gen_ai.operation.name = chat`).
+#[derive(Debug, Clone)]
+pub struct TurnRecord {
+    pub key: SpanKey,
+    pub parent_span_id: Option<Vec<u8>>,
+    /// Known when the span carries `gen_ai.conversation.id`; otherwise resolved through its trace.
+    pub session_id: Option<Uuid>,
+    pub session_external_id: Option<String>,
+    pub turn_number: Option<i32>,
+    pub provider: Option<String>,
+    pub model: String,
+    pub response_model: Option<String>,
+    /// `gen_ai.usage.input_tokens` as received.
+    pub reported_input_tokens: Option<i64>,
+    pub usage: TokenUsage,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub time_to_first_token_ms: Option<i64>,
+    pub cost_usd: f64,
+    /// False when the model is not in the price table (cost is then 0).
+    pub priced: bool,
+    pub context_window: i32,
+    pub failed: bool,
+    pub attributes: Value,
+}
+
+impl TurnRecord {
+    pub fn duration_ms(&self) -> i64 {
+        (self.finished_at - self.started_at).num_milliseconds()
+    }
+}
+
+/// A tool span (`gen_ai.operation.name = execute_tool`).
+#[derive(Debug, Clone)]
+pub struct ToolCallRecord {
+    pub key: SpanKey,
+    pub parent_span_id: Option<Vec<u8>>,
+    pub session_id: Option<Uuid>,
+    pub session_external_id: Option<String>,
+    pub tool_name: String,
+    pub file_path: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub failed: bool,
+    pub attributes: Value,
+}
+
+/// A span that could not be accepted, and why (reported back as OTLP partial success).
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub span_name: String,
+    pub reason: String,
+}
+
+/// Everything one OTLP trace request maps to.
+#[derive(Debug, Default)]
+pub struct SpanBatch {
+    pub sessions: Vec<SessionRecord>,
+    pub turns: Vec<TurnRecord>,
+    pub tools: Vec<ToolCallRecord>,
+    pub rejected: Vec<Rejection>,
+    /// Valid spans that are none of ours (no known `gen_ai.operation.name`): accepted, not stored.
+    pub ignored: usize,
+}
+
+impl SpanBatch {
+    pub fn stored_span_count(&self) -> usize {
+        self.sessions.len() + self.turns.len() + self.tools.len()
+    }
+}
+
+/// What the store did with a batch: indices (into the [`SpanBatch`] vectors) of the records that
+/// were new, and how many spans had been stored before (retried deliveries).
+#[derive(Debug, Default, Clone)]
+pub struct IngestReport {
+    pub new_sessions: Vec<usize>,
+    pub new_turns: Vec<usize>,
+    pub new_tools: Vec<usize>,
+    pub duplicates: usize,
+}
+
+impl IngestReport {
+    pub fn new_span_count(&self) -> usize {
+        self.new_sessions.len() + self.new_turns.len() + self.new_tools.len()
+    }
+}

@@ -1,0 +1,26 @@
+//! acd-collector: OpenTelemetry from autonomous coding harnesses into PostgreSQL, a REST API and
+//! Prometheus metrics.
+//!
+//! Data flows one way: [`otlp`] receives and decodes OTLP and maps spans to [`domain`] records,
+//! [`store`] writes them to PostgreSQL in one transaction per request, and after the commit
+//! [`metrics`] counts what was new. [`api`] reads back from the store.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod otlp;
+pub mod pricing;
+pub mod store;
+pub mod telemetry;
+
+pub use error::Error;
+
+/// Runs the sub-command the user asked for.
+pub async fn run(cli: config::Cli) -> Result<(), Error> {
+    match cli.command {
+        config::Command::Serve(args) => app::serve(args).await,
+    }
+}

@@ -1,0 +1,115 @@
+//! Typed label sets for every metric family, and the guard that keeps the `model` label bounded:
+//! model names come from clients, so only the first [`MAX_MODELS`] distinct names get their own
+//! series and the rest share `other`.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+
+pub const MAX_MODELS: usize = 64;
+const MAX_LABEL_LEN: usize = 96;
+pub const OTHER_MODEL: &str = "other";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    pub model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    pub model: String,
+    pub r#type: TokenType,
+}
+
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum TokenType {
+    input,
+    output,
+    cache_read,
+    cache_write,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SessionLabels {
+    pub status: SessionStatusLabel,
+}
+
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum SessionStatusLabel {
+    completed,
+    failed,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SpanOutcomeLabels {
+    pub outcome: SpanOutcome,
+}
+
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum SpanOutcome {
+    /// Stored for the first time.
+    accepted,
+    /// Already stored: a retried delivery, counted once.
+    duplicate,
+    /// Invalid (bad ids, timestamps or counts); reported as OTLP partial success.
+    rejected,
+    /// Valid but not a session, turn or tool span: acknowledged, not stored.
+    ignored,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestFailureLabels {
+    pub reason: RequestFailure,
+}
+
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum RequestFailure {
+    /// PostgreSQL unreachable: answered with the retryable status.
+    unavailable,
+    /// Undecodable body, wrong content type or encoding.
+    invalid,
+    /// Body over the size limit.
+    too_large,
+    internal,
+}
+
+/// Bounds the set of `model` label values.
+#[derive(Debug, Default)]
+pub struct ModelGuard {
+    seen: Mutex<HashSet<String>>,
+}
+
+impl ModelGuard {
+    pub fn label(&self, model: &str) -> String {
+        let model: String = model.chars().take(MAX_LABEL_LEN).collect();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.contains(&model) {
+            return model;
+        }
+        if seen.len() < MAX_MODELS {
+            seen.insert(model.clone());
+            return model;
+        }
+        OTHER_MODEL.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_past_the_cap_share_one_label() {
+        let guard = ModelGuard::default();
+        for i in 0..MAX_MODELS {
+            assert_eq!(guard.label(&format!("m{i}")), format!("m{i}"));
+        }
+        assert_eq!(guard.label("one-too-many"), OTHER_MODEL);
+        assert_eq!(guard.label("m0"), "m0");
+    }
+}

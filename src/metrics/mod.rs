@@ -1,0 +1,212 @@
+//! Every Prometheus metric the collector exports, declared in one place with typed, bounded label
+//! sets. Ingest calls [`Metrics::record_spans`] after its transaction commits, with only the
+//! spans that were new, so a retried batch is counted once.
+
+mod labels;
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+pub use labels::{
+    ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, SessionLabels,
+    SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TokenLabels, TokenType,
+};
+
+use crate::domain::{IngestReport, SessionStatus, SpanBatch};
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    models: ModelGuard,
+    tokens: Family<TokenLabels, Counter>,
+    cost_usd: Family<ModelLabels, Counter<f64, AtomicU64>>,
+    model_requests: Family<ModelLabels, Counter>,
+    unpriced_requests: Family<ModelLabels, Counter>,
+    turn_duration: HistogramFamily<ModelLabels>,
+    time_to_first_token: HistogramFamily<ModelLabels>,
+    sessions: Family<SessionLabels, Counter>,
+    session_wall_clock: Histogram,
+    spans_received: Family<SpanOutcomeLabels, Counter>,
+    request_failures: Family<RequestFailureLabels, Counter>,
+}
+
+/// Turn latency buckets: model calls take from a fraction of a second to minutes.
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+    ])
+}
+
+fn ttft_histogram() -> Histogram {
+    Histogram::new([0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0])
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let tokens = Family::default();
+        registry.register(
+            "acd_tokens",
+            "Tokens by model and type (input = uncached input)",
+            tokens.clone(),
+        );
+        let cost_usd = Family::default();
+        registry.register(
+            "acd_cost_usd",
+            "Cost in USD computed from the price table",
+            cost_usd.clone(),
+        );
+        let model_requests = Family::default();
+        registry.register(
+            "acd_model_requests",
+            "Model calls (turns) by model",
+            model_requests.clone(),
+        );
+        let unpriced_requests = Family::default();
+        registry.register(
+            "acd_unpriced_model_requests",
+            "Model calls whose model is not in the price table (their cost counts as 0)",
+            unpriced_requests.clone(),
+        );
+        let turn_duration: HistogramFamily<ModelLabels> =
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "acd_turn_duration_seconds",
+            "Duration of one model call",
+            turn_duration.clone(),
+        );
+        let time_to_first_token: HistogramFamily<ModelLabels> =
+            Family::new_with_constructor(ttft_histogram as fn() -> Histogram);
+        registry.register(
+            "acd_time_to_first_token_seconds",
+            "Time from request to the first streamed token",
+            time_to_first_token.clone(),
+        );
+        let sessions = Family::default();
+        registry.register(
+            "acd_sessions",
+            "Finished sessions by status",
+            sessions.clone(),
+        );
+        let session_wall_clock = Histogram::new([
+            10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
+        ]);
+        registry.register(
+            "acd_session_wall_clock_seconds",
+            "Wall-clock duration of finished sessions",
+            session_wall_clock.clone(),
+        );
+        let spans_received = Family::default();
+        registry.register(
+            "acd_otlp_spans_received",
+            "OTLP spans received, by outcome",
+            spans_received.clone(),
+        );
+        let request_failures = Family::default();
+        registry.register(
+            "acd_otlp_request_failures",
+            "OTLP export requests answered with an error, by reason",
+            request_failures.clone(),
+        );
+        Self {
+            registry,
+            models: ModelGuard::default(),
+            tokens,
+            cost_usd,
+            model_requests,
+            unpriced_requests,
+            turn_duration,
+            time_to_first_token,
+            sessions,
+            session_wall_clock,
+            spans_received,
+            request_failures,
+        }
+    }
+
+    /// Counts what a committed batch added. `report` says which records were new.
+    pub fn record_spans(&self, batch: &SpanBatch, report: &IngestReport) {
+        let outcome = |outcome, n: usize| {
+            self.spans_received
+                .get_or_create(&SpanOutcomeLabels { outcome })
+                .inc_by(n as u64);
+        };
+        outcome(SpanOutcome::accepted, report.new_span_count());
+        outcome(SpanOutcome::duplicate, report.duplicates);
+        outcome(SpanOutcome::rejected, batch.rejected.len());
+        outcome(SpanOutcome::ignored, batch.ignored);
+
+        for turn in report.new_turns.iter().map(|&i| &batch.turns[i]) {
+            let model = ModelLabels {
+                model: self.models.label(&turn.model),
+            };
+            for (r#type, n) in [
+                (TokenType::input, turn.usage.input),
+                (TokenType::output, turn.usage.output),
+                (TokenType::cache_read, turn.usage.cache_read),
+                (TokenType::cache_write, turn.usage.cache_write),
+            ] {
+                let labels = TokenLabels {
+                    model: model.model.clone(),
+                    r#type,
+                };
+                self.tokens.get_or_create(&labels).inc_by(n.max(0) as u64);
+            }
+            self.cost_usd.get_or_create(&model).inc_by(turn.cost_usd);
+            self.model_requests.get_or_create(&model).inc();
+            if !turn.priced {
+                self.unpriced_requests.get_or_create(&model).inc();
+            }
+            self.turn_duration
+                .get_or_create(&model)
+                .observe(turn.duration_ms() as f64 / 1000.0);
+            if let Some(ttft) = turn.time_to_first_token_ms {
+                self.time_to_first_token
+                    .get_or_create(&model)
+                    .observe(ttft as f64 / 1000.0);
+            }
+        }
+        for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {
+            let status = match session.status {
+                SessionStatus::Completed => SessionStatusLabel::completed,
+                SessionStatus::Failed => SessionStatusLabel::failed,
+            };
+            self.sessions.get_or_create(&SessionLabels { status }).inc();
+            self.session_wall_clock
+                .observe(session.wall_clock_ms() as f64 / 1000.0);
+        }
+    }
+
+    pub fn record_request_failure(&self, reason: RequestFailure) {
+        self.request_failures
+            .get_or_create(&RequestFailureLabels { reason })
+            .inc();
+    }
+
+    /// OpenMetrics text (what Prometheus asks for first).
+    pub fn encode_openmetrics(&self) -> String {
+        let mut out = String::new();
+        text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+
+    /// Prometheus text format 0.0.4, for clients that do not ask for OpenMetrics.
+    pub fn encode_prometheus_text(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,60 @@
+//! OTLP receivers. Each signal has one file holding its gRPC service and its HTTP handler; both
+//! feed the same path: decode → [`span_mapping`] → [`crate::store`] → [`crate::metrics`].
+//! A request is acknowledged only after its transaction has committed.
+
+mod attributes;
+mod error;
+pub mod http_body;
+mod span_mapping;
+mod traces;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::post;
+
+pub use error::Error;
+pub use span_mapping::{map_request, uncached_input};
+
+use crate::config::Limits;
+use crate::metrics::Metrics;
+use crate::pricing::PriceTable;
+use crate::store::Store;
+
+/// What every receiver shares.
+#[derive(Clone)]
+pub struct Ingest {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub prices: Arc<PriceTable>,
+    pub limits: Limits,
+}
+
+/// How a request that was accepted went: spans refused inside it, for OTLP partial success.
+#[derive(Debug, Default)]
+pub struct Accepted {
+    pub rejected: usize,
+    pub message: String,
+}
+
+impl Ingest {
+    fn failed(&self, err: Error) -> Error {
+        self.metrics.record_request_failure(err.failure_reason());
+        if matches!(err, Error::Unavailable(_) | Error::Internal(_)) {
+            tracing::warn!(error = %err, "OTLP export not acknowledged");
+        }
+        err
+    }
+}
+
+/// The OTLP/HTTP router: POST /v1/traces (protobuf or JSON, optionally gzip).
+pub fn http_router(ingest: Ingest) -> Router {
+    Router::new()
+        .route("/v1/traces", post(traces::http_export))
+        .with_state(ingest)
+}
+
+/// The OTLP/gRPC services, ready to add to a tonic server.
+pub fn grpc_routes(ingest: Ingest) -> tonic::service::Routes {
+    tonic::service::Routes::new(traces::grpc_service(ingest))
+}

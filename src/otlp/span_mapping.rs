@@ -1,0 +1,269 @@
+//! Maps OTLP spans to domain records following the span contract in
+//! docs/semantic-conventions.md: which spans are sessions, turns and tools, and what each
+//! attribute means. Pure functions, so every rule is unit-testable without a server.
+
+use chrono::{DateTime, Utc};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
+use serde_json::Value;
+
+use super::attributes::{self, Attributes};
+use crate::domain::{
+    Rejection, SessionRecord, SessionStatus, SpanBatch, SpanKey, TokenUsage, ToolCallRecord,
+    TurnRecord, session_uuid,
+};
+use crate::pricing::PriceTable;
+
+/// Timestamps past this many seconds after the Unix epoch (year 2200) are refused as garbage.
+const MAX_UNIX_SECONDS: i64 = 7_258_118_400;
+
+pub fn map_request(request: &ExportTraceServiceRequest, prices: &PriceTable) -> SpanBatch {
+    let mut batch = SpanBatch::default();
+    for resource_spans in &request.resource_spans {
+        let resource = resource_spans
+            .resource
+            .as_ref()
+            .map_or(&[][..], |r| r.attributes.as_slice());
+        for scope_spans in &resource_spans.scope_spans {
+            for span in &scope_spans.spans {
+                if let Err(reason) = map_span(span, resource, prices, &mut batch) {
+                    batch.rejected.push(Rejection {
+                        span_name: span.name.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+    batch
+}
+
+/// The common part of every span we store.
+struct SpanFacts<'a> {
+    key: SpanKey,
+    parent_span_id: Option<Vec<u8>>,
+    started_at: DateTime<Utc>,
+    ended_at: DateTime<Utc>,
+    failed: bool,
+    status_message: Option<String>,
+    attrs: Attributes<'a>,
+    json: Value,
+}
+
+fn map_span(
+    span: &Span,
+    resource: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    prices: &PriceTable,
+    batch: &mut SpanBatch,
+) -> Result<(), String> {
+    let attrs = Attributes::new(&span.attributes, resource);
+    let operation = attrs.str("gen_ai.operation.name");
+    let kind = match operation.as_deref() {
+        Some("invoke_agent") => Kind::Session,
+        Some("chat" | "text_completion" | "generate_content") => Kind::Turn,
+        Some("execute_tool") => Kind::Tool,
+        _ => {
+            batch.ignored += 1;
+            return Ok(());
+        }
+    };
+    let facts = span_facts(span, resource, attrs)?;
+    match kind {
+        Kind::Session => batch.sessions.push(session(facts)),
+        Kind::Turn => batch.turns.push(turn(facts, prices)?),
+        Kind::Tool => batch.tools.push(tool(facts, &span.name)),
+    }
+    Ok(())
+}
+
+enum Kind {
+    Session,
+    Turn,
+    Tool,
+}
+
+fn span_facts<'a>(
+    span: &Span,
+    resource: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    attrs: Attributes<'a>,
+) -> Result<SpanFacts<'a>, String> {
+    if span.trace_id.len() != 16 || span.trace_id.iter().all(|b| *b == 0) {
+        return Err(format!(
+            "invalid trace id ({} bytes, need 16 non-zero)",
+            span.trace_id.len()
+        ));
+    }
+    if span.span_id.len() != 8 || span.span_id.iter().all(|b| *b == 0) {
+        return Err(format!(
+            "invalid span id ({} bytes, need 8 non-zero)",
+            span.span_id.len()
+        ));
+    }
+    let started_at =
+        timestamp(span.start_time_unix_nano).ok_or("missing or out-of-range start time")?;
+    let ended_at = timestamp(span.end_time_unix_nano).ok_or("missing or out-of-range end time")?;
+    if ended_at < started_at {
+        return Err("end time is before start time".into());
+    }
+    let parent_span_id = (span.parent_span_id.len() == 8).then(|| span.parent_span_id.clone());
+    let status = span.status.as_ref();
+    let failed = status.is_some_and(|s| s.code == StatusCode::Error as i32);
+    let status_message = status.map(|s| s.message.clone()).filter(|m| !m.is_empty());
+    let mut json = attributes::to_json(&span.attributes);
+    if !resource.is_empty() {
+        json["otel.resource"] = attributes::to_json(resource);
+    }
+    Ok(SpanFacts {
+        key: SpanKey {
+            trace_id: span.trace_id.clone(),
+            span_id: span.span_id.clone(),
+        },
+        parent_span_id,
+        started_at,
+        ended_at,
+        failed,
+        status_message,
+        attrs,
+        json,
+    })
+}
+
+fn timestamp(unix_nanos: u64) -> Option<DateTime<Utc>> {
+    let secs = (unix_nanos / 1_000_000_000) as i64;
+    if unix_nanos == 0 || secs > MAX_UNIX_SECONDS {
+        return None;
+    }
+    DateTime::from_timestamp(secs, (unix_nanos % 1_000_000_000) as u32)
+}
+
+fn session(f: SpanFacts<'_>) -> SessionRecord {
+    // A session span without a conversation id is its own trace: its turns are found by trace.
+    let external_id = f
+        .attrs
+        .str("gen_ai.conversation.id")
+        .unwrap_or_else(|| attributes::hex(&f.key.trace_id));
+    SessionRecord {
+        id: session_uuid(&external_id),
+        external_id,
+        target_id: f.attrs.str("acd.target.id").map(|t| session_uuid(&t)),
+        target_name: f.attrs.str("acd.target.name"),
+        feature_id: f.attrs.str("acd.feature.id"),
+        features_completed: f
+            .attrs
+            .int("acd.session.features_completed")
+            .and_then(|n| i32::try_from(n).ok())
+            .filter(|n| *n >= 0),
+        status: if f.failed {
+            SessionStatus::Failed
+        } else {
+            SessionStatus::Completed
+        },
+        status_message: f.status_message,
+        started_at: f.started_at,
+        ended_at: f.ended_at,
+        attributes: f.json,
+        key: f.key,
+    }
+}
+
+fn turn(f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String> {
+    let count = |key: &str| -> Result<i64, String> {
+        match f.attrs.int(key) {
+            Some(n) if n < 0 => Err(format!("{key} is negative ({n})")),
+            Some(n) if n > i64::from(i32::MAX) => Err(format!("{key} is implausibly large ({n})")),
+            Some(n) => Ok(n),
+            None => Ok(0),
+        }
+    };
+    let reported_input = f.attrs.int("gen_ai.usage.input_tokens");
+    let cache_read = count("gen_ai.usage.cache_read.input_tokens")?;
+    let cache_write = count("gen_ai.usage.cache_creation.input_tokens")?;
+    let usage = TokenUsage {
+        input: uncached_input(
+            count("gen_ai.usage.input_tokens")?,
+            cache_read,
+            cache_write,
+            f.attrs
+                .bool("acd.usage.input_includes_cache")
+                .unwrap_or(true),
+        ),
+        output: count("gen_ai.usage.output_tokens")?,
+        cache_read,
+        cache_write,
+    };
+    let response_model = f.attrs.str("gen_ai.response.model");
+    let model = f
+        .attrs
+        .str("gen_ai.request.model")
+        .or_else(|| response_model.clone())
+        .unwrap_or_else(|| "unknown".into());
+    let cost = prices.cost(&model, &usage);
+    let ttft_ms = f
+        .attrs
+        .float("gen_ai.response.time_to_first_chunk")
+        .filter(|s| *s >= 0.0)
+        .map(|s| (s * 1000.0).round() as i64);
+    let session_external_id = f.attrs.str("gen_ai.conversation.id");
+    Ok(TurnRecord {
+        session_id: session_external_id.as_deref().map(session_uuid),
+        session_external_id,
+        parent_span_id: f.parent_span_id,
+        turn_number: f
+            .attrs
+            .int("acd.turn.number")
+            .and_then(|n| i32::try_from(n).ok()),
+        provider: f
+            .attrs
+            .str("gen_ai.provider.name")
+            .or_else(|| f.attrs.str("gen_ai.system")),
+        context_window: prices.context_window(&model),
+        cost_usd: cost.unwrap_or(0.0),
+        priced: cost.is_some(),
+        model,
+        response_model,
+        reported_input_tokens: reported_input,
+        usage,
+        started_at: f.started_at,
+        finished_at: f.ended_at,
+        time_to_first_token_ms: ttft_ms,
+        failed: f.failed,
+        attributes: f.json,
+        key: f.key,
+    })
+}
+
+/// Uncached input tokens. The semconv `gen_ai.usage.input_tokens` includes cache reads and
+/// writes; a producer that already sends the uncached count (as Anthropic's API does) either says
+/// so with `acd.usage.input_includes_cache = false`, or is recognised because its input is smaller
+/// than its cached tokens, which cannot be true of an inclusive count.
+pub fn uncached_input(input: i64, cache_read: i64, cache_write: i64, includes_cache: bool) -> i64 {
+    let cached = cache_read + cache_write;
+    if includes_cache && input >= cached {
+        input - cached
+    } else {
+        input
+    }
+}
+
+fn tool(f: SpanFacts<'_>, span_name: &str) -> ToolCallRecord {
+    let session_external_id = f.attrs.str("gen_ai.conversation.id");
+    ToolCallRecord {
+        session_id: session_external_id.as_deref().map(session_uuid),
+        session_external_id,
+        parent_span_id: f.parent_span_id,
+        tool_name: f
+            .attrs
+            .str("gen_ai.tool.name")
+            .unwrap_or_else(|| span_name.to_string()),
+        file_path: f.attrs.str("acd.tool.file_path"),
+        started_at: f.started_at,
+        finished_at: f.ended_at,
+        failed: f.failed,
+        attributes: f.json,
+        key: f.key,
+    }
+}
+
+#[cfg(test)]
+#[path = "span_mapping_tests.rs"]
+mod tests;

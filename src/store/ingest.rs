@@ -1,0 +1,529 @@
+//! Writes one OTLP batch in one transaction. Idempotency comes from the `otlp_spans` ledger:
+//! every span is first inserted there with ON CONFLICT DO NOTHING, and only spans that were new
+//! are written further, so a retried batch, or the same span sent to two replicas, changes nothing.
+//! Turns and tools that arrive before their session are stored with no session and attached when
+//! the session (or any span naming it) arrives in the same trace; session totals are then
+//! recomputed from the detail rows, so the result does not depend on arrival order.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Error, Store, rollups};
+use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
+
+type Key = (Vec<u8>, Vec<u8>);
+
+fn key(k: &SpanKey) -> Key {
+    (k.trace_id.clone(), k.span_id.clone())
+}
+
+/// The session each span of the batch belongs to, where it can be known.
+struct Resolution {
+    turns: Vec<Option<Uuid>>,
+    tools: Vec<Option<Uuid>>,
+    /// trace → session pairs learnt from this batch, used to attach earlier orphans.
+    traces: HashMap<Vec<u8>, Uuid>,
+}
+
+impl Store {
+    pub async fn write_spans(&self, batch: &SpanBatch) -> Result<IngestReport, Error> {
+        let mut report = IngestReport::default();
+        if batch.stored_span_count() == 0 {
+            return Ok(report);
+        }
+        let mut tx = self.pool.begin().await?;
+        let resolution = resolve_sessions(&mut tx, batch).await?;
+
+        // 1. The ledger decides which spans are new.
+        let mut seen = HashSet::new();
+        let (mut trace_ids, mut span_ids, mut parents, mut kinds, mut sessions) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let mut push =
+            |k: &SpanKey, parent: Option<&Vec<u8>>, kind: &str, session: Option<Uuid>| {
+                if !seen.insert(key(k)) {
+                    return false;
+                }
+                trace_ids.push(k.trace_id.clone());
+                span_ids.push(k.span_id.clone());
+                parents.push(parent.cloned());
+                kinds.push(kind.to_string());
+                sessions.push(session);
+                true
+            };
+        let mut candidates = Vec::new();
+        for (i, s) in batch.sessions.iter().enumerate() {
+            if push(&s.key, None, "session", Some(s.id)) {
+                candidates.push(('s', i, key(&s.key)));
+            }
+        }
+        for (i, t) in batch.turns.iter().enumerate() {
+            if push(
+                &t.key,
+                t.parent_span_id.as_ref(),
+                "turn",
+                resolution.turns[i],
+            ) {
+                candidates.push(('t', i, key(&t.key)));
+            }
+        }
+        for (i, t) in batch.tools.iter().enumerate() {
+            if push(
+                &t.key,
+                t.parent_span_id.as_ref(),
+                "tool",
+                resolution.tools[i],
+            ) {
+                candidates.push(('c', i, key(&t.key)));
+            }
+        }
+        let fresh: HashSet<Key> = sqlx::query!(
+            r#"INSERT INTO otlp_spans (trace_id, span_id, parent_span_id, kind, session_id)
+               SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::text[], $5::uuid[])
+               ON CONFLICT DO NOTHING
+               RETURNING trace_id, span_id"#,
+            &trace_ids,
+            &span_ids,
+            &parents as &[Option<Vec<u8>>],
+            &kinds,
+            &sessions as &[Option<Uuid>],
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.trace_id, r.span_id))
+        .collect();
+        for (kind, i, k) in candidates {
+            if fresh.contains(&k) {
+                match kind {
+                    's' => report.new_sessions.push(i),
+                    't' => report.new_turns.push(i),
+                    _ => report.new_tools.push(i),
+                }
+            }
+        }
+        report.duplicates = batch.stored_span_count() - report.new_span_count();
+        if report.new_span_count() == 0 {
+            tx.commit().await?;
+            return Ok(report);
+        }
+
+        // 2. Targets and sessions, then the details that reference them.
+        let new_sessions: Vec<&SessionRecord> = report
+            .new_sessions
+            .iter()
+            .map(|&i| &batch.sessions[i])
+            .collect();
+        upsert_targets(&mut tx, &new_sessions).await?;
+        ensure_placeholder_sessions(&mut tx, batch, &report, &resolution).await?;
+        upsert_sessions(&mut tx, &new_sessions).await?;
+        insert_turns(&mut tx, batch, &report, &resolution).await?;
+        insert_tools(&mut tx, batch, &report, &resolution).await?;
+
+        // 3. Attach earlier orphans of these traces, then recompute what changed.
+        let mut touched: HashSet<Uuid> = new_sessions.iter().map(|s| s.id).collect();
+        touched.extend(report.new_turns.iter().filter_map(|&i| resolution.turns[i]));
+        touched.extend(report.new_tools.iter().filter_map(|&i| resolution.tools[i]));
+        touched.extend(attach_orphans(&mut tx, &resolution.traces).await?);
+        let touched: Vec<Uuid> = touched.into_iter().collect();
+        rollups::recompute_sessions(&mut tx, &touched).await?;
+
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+
+async fn resolve_sessions(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<Resolution, Error> {
+    // Session spans first: they are the authority for their trace.
+    let mut traces: HashMap<Vec<u8>, Uuid> = HashMap::new();
+    for s in &batch.sessions {
+        traces.insert(s.key.trace_id.clone(), s.id);
+    }
+    let named = batch
+        .turns
+        .iter()
+        .map(|t| (&t.key, t.session_id))
+        .chain(batch.tools.iter().map(|t| (&t.key, t.session_id)));
+    for (k, session) in named.clone() {
+        if let Some(id) = session {
+            traces.entry(k.trace_id.clone()).or_insert(id);
+        }
+    }
+    let unknown: Vec<Vec<u8>> = named
+        .filter(|(k, s)| s.is_none() && !traces.contains_key(&k.trace_id))
+        .map(|(k, _)| k.trace_id.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if !unknown.is_empty() {
+        let rows = sqlx::query!(
+            r#"SELECT DISTINCT ON (trace_id) trace_id, session_id AS "session_id!"
+               FROM otlp_spans
+               WHERE trace_id = ANY($1) AND session_id IS NOT NULL
+               ORDER BY trace_id, (kind = 'session') DESC"#,
+            &unknown
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in rows {
+            traces.insert(row.trace_id, row.session_id);
+        }
+    }
+    let lookup = |k: &SpanKey, own: Option<Uuid>| own.or_else(|| traces.get(&k.trace_id).copied());
+    Ok(Resolution {
+        turns: batch
+            .turns
+            .iter()
+            .map(|t| lookup(&t.key, t.session_id))
+            .collect(),
+        tools: batch
+            .tools
+            .iter()
+            .map(|t| lookup(&t.key, t.session_id))
+            .collect(),
+        traces,
+    })
+}
+
+async fn upsert_targets(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Result<(), Error> {
+    let mut targets: HashMap<Uuid, Option<String>> = HashMap::new();
+    for s in sessions {
+        if let Some(id) = s.target_id {
+            let name = targets.entry(id).or_default();
+            if name.is_none() {
+                name.clone_from(&s.target_name);
+            }
+        }
+    }
+    let (ids, names): (Vec<Uuid>, Vec<Option<String>>) = targets.into_iter().unzip();
+    sqlx::query!(
+        r#"INSERT INTO targets (id, name)
+           SELECT * FROM UNNEST($1::uuid[], $2::text[])
+           ON CONFLICT (id) DO UPDATE
+           SET name = COALESCE(EXCLUDED.name, targets.name), updated_at = NOW()"#,
+        &ids,
+        &names as &[Option<String>],
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A session row for every session that turns or tools name before its own span has arrived.
+async fn ensure_placeholder_sessions(
+    tx: &mut Tx<'_>,
+    batch: &SpanBatch,
+    report: &IngestReport,
+    resolution: &Resolution,
+) -> Result<(), Error> {
+    let mut first: HashMap<Uuid, (String, DateTime<Utc>)> = HashMap::new();
+    let mut note = |id: Option<Uuid>, external: &Option<String>, at: DateTime<Utc>| {
+        if let Some(id) = id {
+            let entry = first
+                .entry(id)
+                .or_insert_with(|| (external.clone().unwrap_or_else(|| id.to_string()), at));
+            entry.1 = entry.1.min(at);
+        }
+    };
+    for &i in &report.new_turns {
+        let t = &batch.turns[i];
+        note(resolution.turns[i], &t.session_external_id, t.started_at);
+    }
+    for &i in &report.new_tools {
+        let t = &batch.tools[i];
+        note(resolution.tools[i], &t.session_external_id, t.started_at);
+    }
+    let mut ids = Vec::with_capacity(first.len());
+    let mut externals = Vec::with_capacity(first.len());
+    let mut starts = Vec::with_capacity(first.len());
+    for (id, (external, start)) in first {
+        ids.push(id);
+        externals.push(external);
+        starts.push(start);
+    }
+    sqlx::query!(
+        r#"INSERT INTO harness_sessions (id, external_id, started_at)
+           SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[])
+           ON CONFLICT (id) DO NOTHING"#,
+        &ids,
+        &externals,
+        &starts,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Result<(), Error> {
+    // One row per id: the same session named by two spans of one batch keeps the later-ending one.
+    let mut by_id: HashMap<Uuid, &SessionRecord> = HashMap::new();
+    for s in sessions {
+        let slot = by_id.entry(s.id).or_insert(s);
+        if s.ended_at > slot.ended_at {
+            *slot = s;
+        }
+    }
+    let rows: Vec<&SessionRecord> = by_id.into_values().collect();
+    sqlx::query!(
+        r#"INSERT INTO harness_sessions (id, external_id, target_id, feature_id, status, started_at,
+               ended_at, trace_id, span_id, status_message, attributes, features_completed,
+               wall_clock_ms)
+           SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
+               $6::timestamptz[], $7::timestamptz[], $8::bytea[], $9::bytea[], $10::text[],
+               $11::jsonb[], $12::int[], $13::int[])
+           ON CONFLICT (id) DO UPDATE SET
+               external_id = EXCLUDED.external_id,
+               target_id = COALESCE(EXCLUDED.target_id, harness_sessions.target_id),
+               feature_id = COALESCE(EXCLUDED.feature_id, harness_sessions.feature_id),
+               status = EXCLUDED.status,
+               started_at = EXCLUDED.started_at,
+               ended_at = EXCLUDED.ended_at,
+               trace_id = EXCLUDED.trace_id,
+               span_id = EXCLUDED.span_id,
+               status_message = EXCLUDED.status_message,
+               attributes = EXCLUDED.attributes,
+               features_completed = COALESCE(EXCLUDED.features_completed,
+                                             harness_sessions.features_completed),
+               wall_clock_ms = EXCLUDED.wall_clock_ms,
+               updated_at = NOW()"#,
+        &rows.iter().map(|s| s.id).collect::<Vec<_>>(),
+        &rows
+            .iter()
+            .map(|s| s.external_id.clone())
+            .collect::<Vec<_>>(),
+        &rows.iter().map(|s| s.target_id).collect::<Vec<_>>() as &[Option<Uuid>],
+        &rows
+            .iter()
+            .map(|s| s.feature_id.clone())
+            .collect::<Vec<_>>() as &[Option<String>],
+        &rows
+            .iter()
+            .map(|s| s.status.as_str().to_string())
+            .collect::<Vec<_>>(),
+        &rows.iter().map(|s| s.started_at).collect::<Vec<_>>(),
+        &rows.iter().map(|s| s.ended_at).collect::<Vec<_>>(),
+        &rows
+            .iter()
+            .map(|s| s.key.trace_id.clone())
+            .collect::<Vec<_>>(),
+        &rows
+            .iter()
+            .map(|s| s.key.span_id.clone())
+            .collect::<Vec<_>>(),
+        &rows
+            .iter()
+            .map(|s| s.status_message.clone())
+            .collect::<Vec<_>>() as &[Option<String>],
+        &rows
+            .iter()
+            .map(|s| s.attributes.clone())
+            .collect::<Vec<_>>(),
+        &rows
+            .iter()
+            .map(|s| s.features_completed)
+            .collect::<Vec<_>>() as &[Option<i32>],
+        &rows
+            .iter()
+            .map(|s| i32::try_from(s.wall_clock_ms()).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_turns(
+    tx: &mut Tx<'_>,
+    batch: &SpanBatch,
+    report: &IngestReport,
+    resolution: &Resolution,
+) -> Result<(), Error> {
+    let turns: Vec<_> = report
+        .new_turns
+        .iter()
+        .map(|&i| (&batch.turns[i], resolution.turns[i]))
+        .collect();
+    let col = |f: &dyn Fn(&crate::domain::TurnRecord) -> i32| {
+        turns.iter().map(|(t, _)| f(t)).collect::<Vec<i32>>()
+    };
+    sqlx::query!(
+        r#"INSERT INTO session_turns (id, session_id, turn_number, turn_number_inferred, started_at,
+               finished_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+               reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
+               response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
+               status, attributes)
+           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::timestamptz[],
+               $6::timestamptz[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],
+               $12::bytea[], $13::bytea[], $14::bytea[], $15::text[], $16::text[], $17::text[],
+               $18::int[], $19::int[], $20::float8[], $21::int[], $22::text[], $23::jsonb[])"#,
+        &turns
+            .iter()
+            .map(|(t, _)| t.key.row_id())
+            .collect::<Vec<_>>(),
+        &turns.iter().map(|(_, s)| *s).collect::<Vec<_>>() as &[Option<Uuid>],
+        &col(&|t| t.turn_number.unwrap_or(0)),
+        &turns
+            .iter()
+            .map(|(t, _)| t.turn_number.is_none())
+            .collect::<Vec<_>>(),
+        &turns.iter().map(|(t, _)| t.started_at).collect::<Vec<_>>(),
+        &turns.iter().map(|(t, _)| t.finished_at).collect::<Vec<_>>(),
+        &col(&|t| t.usage.input as i32),
+        &col(&|t| t.usage.output as i32),
+        &col(&|t| t.usage.cache_read as i32),
+        &col(&|t| t.usage.cache_write as i32),
+        &turns
+            .iter()
+            .map(|(t, _)| t.reported_input_tokens.and_then(|n| i32::try_from(n).ok()))
+            .collect::<Vec<_>>() as &[Option<i32>],
+        &turns
+            .iter()
+            .map(|(t, _)| t.key.trace_id.clone())
+            .collect::<Vec<_>>(),
+        &turns
+            .iter()
+            .map(|(t, _)| t.key.span_id.clone())
+            .collect::<Vec<_>>(),
+        &turns
+            .iter()
+            .map(|(t, _)| t.parent_span_id.clone())
+            .collect::<Vec<_>>() as &[Option<Vec<u8>>],
+        &turns
+            .iter()
+            .map(|(t, _)| t.provider.clone())
+            .collect::<Vec<_>>() as &[Option<String>],
+        &turns
+            .iter()
+            .map(|(t, _)| t.model.clone())
+            .collect::<Vec<_>>(),
+        &turns
+            .iter()
+            .map(|(t, _)| t.response_model.clone())
+            .collect::<Vec<_>>() as &[Option<String>],
+        &col(&|t| i32::try_from(t.duration_ms()).unwrap_or(i32::MAX)),
+        &turns
+            .iter()
+            .map(|(t, _)| t.time_to_first_token_ms.and_then(|n| i32::try_from(n).ok()))
+            .collect::<Vec<_>>() as &[Option<i32>],
+        &turns.iter().map(|(t, _)| t.cost_usd).collect::<Vec<_>>(),
+        &col(&|t| t.context_window),
+        &turns
+            .iter()
+            .map(|(t, _)| if t.failed { "error" } else { "ok" }.to_string())
+            .collect::<Vec<_>>(),
+        &turns
+            .iter()
+            .map(|(t, _)| t.attributes.clone())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_tools(
+    tx: &mut Tx<'_>,
+    batch: &SpanBatch,
+    report: &IngestReport,
+    resolution: &Resolution,
+) -> Result<(), Error> {
+    let tools: Vec<_> = report
+        .new_tools
+        .iter()
+        .map(|&i| (&batch.tools[i], resolution.tools[i]))
+        .collect();
+    sqlx::query!(
+        r#"INSERT INTO session_tool_calls (id, session_id, trace_id, span_id, parent_span_id,
+               tool_name, file_path, started_at, duration_ms, status, attributes)
+           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[],
+               $6::text[], $7::text[], $8::timestamptz[], $9::int[], $10::text[], $11::jsonb[])"#,
+        &tools
+            .iter()
+            .map(|(t, _)| t.key.row_id())
+            .collect::<Vec<_>>(),
+        &tools.iter().map(|(_, s)| *s).collect::<Vec<_>>() as &[Option<Uuid>],
+        &tools
+            .iter()
+            .map(|(t, _)| t.key.trace_id.clone())
+            .collect::<Vec<_>>(),
+        &tools
+            .iter()
+            .map(|(t, _)| t.key.span_id.clone())
+            .collect::<Vec<_>>(),
+        &tools
+            .iter()
+            .map(|(t, _)| t.parent_span_id.clone())
+            .collect::<Vec<_>>() as &[Option<Vec<u8>>],
+        &tools
+            .iter()
+            .map(|(t, _)| t.tool_name.clone())
+            .collect::<Vec<_>>(),
+        &tools
+            .iter()
+            .map(|(t, _)| t.file_path.clone())
+            .collect::<Vec<_>>() as &[Option<String>],
+        &tools.iter().map(|(t, _)| t.started_at).collect::<Vec<_>>(),
+        &tools
+            .iter()
+            .map(
+                |(t, _)| i32::try_from((t.finished_at - t.started_at).num_milliseconds())
+                    .unwrap_or(i32::MAX)
+            )
+            .collect::<Vec<_>>(),
+        &tools
+            .iter()
+            .map(|(t, _)| if t.failed { "error" } else { "ok" }.to_string())
+            .collect::<Vec<_>>(),
+        &tools
+            .iter()
+            .map(|(t, _)| t.attributes.clone())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Gives stored turns and tools of these traces that had no session their session now.
+async fn attach_orphans(
+    tx: &mut Tx<'_>,
+    traces: &HashMap<Vec<u8>, Uuid>,
+) -> Result<Vec<Uuid>, Error> {
+    let (trace_ids, session_ids): (Vec<Vec<u8>>, Vec<Uuid>) =
+        traces.iter().map(|(t, s)| (t.clone(), *s)).unzip();
+    let mut touched = sqlx::query_scalar!(
+        r#"UPDATE session_turns t SET session_id = m.session_id
+           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+           WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
+           RETURNING t.session_id AS "session_id!""#,
+        &trace_ids,
+        &session_ids,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    touched.extend(
+        sqlx::query_scalar!(
+            r#"UPDATE session_tool_calls t SET session_id = m.session_id
+               FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+               WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
+               RETURNING t.session_id AS "session_id!""#,
+            &trace_ids,
+            &session_ids,
+        )
+        .fetch_all(&mut **tx)
+        .await?,
+    );
+    sqlx::query!(
+        r#"UPDATE otlp_spans o SET session_id = m.session_id
+           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+           WHERE o.trace_id = m.trace_id AND o.session_id IS NULL"#,
+        &trace_ids,
+        &session_ids,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(touched)
+}

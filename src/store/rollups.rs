@@ -1,0 +1,117 @@
+//! Derived values kept current at ingest, recomputed from the detail rows of the sessions a batch
+//! touched: inferred turn numbers, each turn's `tool_calls`, the session totals and timing, and
+//! `token_usage_details` (one row per session and model). Recomputing rather than incrementing
+//! makes the result independent of the order spans arrive in.
+
+use uuid::Uuid;
+
+use super::Error;
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+
+pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    // Turns without acd.turn.number are numbered by start time within their session.
+    sqlx::query!(
+        r#"UPDATE session_turns t SET turn_number = r.rn
+           FROM (SELECT id, row_number() OVER (PARTITION BY session_id
+                                               ORDER BY started_at, span_id)::int AS rn
+                 FROM session_turns WHERE session_id = ANY($1)) r
+           WHERE t.id = r.id AND t.turn_number_inferred AND t.turn_number <> r.rn"#,
+        sessions
+    )
+    .execute(&mut **tx)
+    .await?;
+
+    sqlx::query!(
+        r#"UPDATE session_turns t SET tool_calls = agg.calls
+           FROM (SELECT c.trace_id, c.parent_span_id,
+                        jsonb_agg(jsonb_build_object(
+                            'name', c.tool_name, 'file_path', c.file_path,
+                            'started_at', c.started_at, 'duration_ms', c.duration_ms,
+                            'status', c.status) ORDER BY c.started_at, c.span_id) AS calls
+                 FROM session_tool_calls c
+                 WHERE c.session_id = ANY($1) AND c.parent_span_id IS NOT NULL
+                 GROUP BY c.trace_id, c.parent_span_id) agg
+           WHERE t.trace_id = agg.trace_id AND t.span_id = agg.parent_span_id
+             AND t.tool_calls IS DISTINCT FROM agg.calls"#,
+        sessions
+    )
+    .execute(&mut **tx)
+    .await?;
+
+    // Session totals. A session whose span has not arrived yet (span_id IS NULL) takes its
+    // start and wall clock from its turns.
+    sqlx::query!(
+        r#"UPDATE harness_sessions s SET
+               turn_count = a.turns,
+               input_tokens = a.input_tokens,
+               output_tokens = a.output_tokens,
+               cache_read_tokens = a.cache_read_tokens,
+               cache_write_tokens = a.cache_write_tokens,
+               cost_usd = a.cost_usd,
+               api_latency_ms = a.api_ms,
+               time_to_first_token_ms = a.ttft_p50,
+               started_at = CASE WHEN s.span_id IS NULL THEN LEAST(s.started_at, a.first_start)
+                                 ELSE s.started_at END,
+               wall_clock_ms = CASE WHEN s.span_id IS NULL
+                   THEN (EXTRACT(EPOCH FROM (a.last_end - LEAST(s.started_at, a.first_start)))
+                         * 1000)::int
+                   ELSE s.wall_clock_ms END,
+               updated_at = NOW()
+           FROM (SELECT session_id,
+                        count(*)::int AS turns,
+                        sum(input_tokens)::bigint AS input_tokens,
+                        sum(output_tokens)::bigint AS output_tokens,
+                        sum(cache_read_tokens)::bigint AS cache_read_tokens,
+                        sum(cache_write_tokens)::bigint AS cache_write_tokens,
+                        sum(cost_usd) AS cost_usd,
+                        LEAST(sum(duration_ms::bigint), 2147483647)::int AS api_ms,
+                        (percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_first_token_ms))::int
+                            AS ttft_p50,
+                        min(started_at) AS first_start,
+                        max(finished_at) AS last_end
+                 FROM session_turns WHERE session_id = ANY($1)
+                 GROUP BY session_id) a
+           WHERE s.id = a.session_id"#,
+        sessions
+    )
+    .execute(&mut **tx)
+    .await?;
+
+    // DECIMAL(5,4) holds at most 9.9999: ratios are capped there rather than failing the batch.
+    sqlx::query!(
+        r#"INSERT INTO token_usage_details (id, session_id, model, input_tokens, output_tokens,
+               cache_read_tokens, cache_write_tokens, cache_hit_rate, context_utilization,
+               cost_usd, request_count)
+           SELECT gen_random_uuid(), session_id, model,
+                  LEAST(sum(input_tokens), 2147483647)::int,
+                  LEAST(sum(output_tokens), 2147483647)::int,
+                  LEAST(sum(cache_read_tokens), 2147483647)::int,
+                  LEAST(sum(cache_write_tokens), 2147483647)::int,
+                  CASE WHEN sum(cache_read_tokens) + sum(input_tokens) > 0
+                       THEN round(sum(cache_read_tokens)::numeric
+                                  / (sum(cache_read_tokens) + sum(input_tokens)), 4) END,
+                  LEAST(round(avg((input_tokens + cache_read_tokens + cache_write_tokens)::numeric
+                                  / NULLIF(context_window, 0)), 4), 9.9999),
+                  LEAST(sum(cost_usd), 9999.999999),
+                  count(*)::int
+           FROM session_turns WHERE session_id = ANY($1)
+           GROUP BY session_id, model
+           ON CONFLICT (session_id, model) DO UPDATE SET
+               input_tokens = EXCLUDED.input_tokens,
+               output_tokens = EXCLUDED.output_tokens,
+               cache_read_tokens = EXCLUDED.cache_read_tokens,
+               cache_write_tokens = EXCLUDED.cache_write_tokens,
+               cache_hit_rate = EXCLUDED.cache_hit_rate,
+               context_utilization = EXCLUDED.context_utilization,
+               cost_usd = EXCLUDED.cost_usd,
+               request_count = EXCLUDED.request_count"#,
+        sessions
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Session queries for the REST API: list, one session, its turns and its timing.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Error, Store};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionSummary {
+    pub id: Uuid,
+    /// The id as the producer sent it (`gen_ai.conversation.id`).
+    pub external_id: String,
+    pub target_id: Option<Uuid>,
+    pub target_name: Option<String>,
+    pub feature_id: Option<String>,
+    /// running (turns seen, session span not yet) | completed | failed
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub wall_clock_ms: Option<i32>,
+    /// Sum of the turns' durations.
+    pub api_latency_ms: Option<i32>,
+    /// Median time to first token over the turns.
+    pub time_to_first_token_ms: Option<i32>,
+    pub turn_count: i32,
+    /// Uncached input tokens.
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_usd: f64,
+    pub features_completed: Option<i32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelUsage {
+    pub model: String,
+    pub input_tokens: i32,
+    pub output_tokens: i32,
+    pub cache_read_tokens: i32,
+    pub cache_write_tokens: i32,
+    pub cache_hit_rate: Option<f64>,
+    pub context_utilization: Option<f64>,
+    pub cost_usd: f64,
+    pub request_count: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TurnRow {
+    pub turn_number: i32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i32>,
+    pub time_to_first_token_ms: Option<i32>,
+    pub provider: Option<String>,
+    pub model: String,
+    pub response_model: Option<String>,
+    /// Uncached input tokens.
+    pub input_tokens: i32,
+    pub output_tokens: i32,
+    pub cache_read_tokens: i32,
+    pub cache_write_tokens: i32,
+    /// `gen_ai.usage.input_tokens` exactly as received.
+    pub reported_input_tokens: Option<i32>,
+    pub cost_usd: f64,
+    /// ok | error
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub tool_calls: serde_json::Value,
+}
+
+#[derive(Debug, Default)]
+pub struct SessionFilter {
+    pub target_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Store {
+    pub async fn list_sessions(
+        &self,
+        f: &SessionFilter,
+    ) -> Result<(Vec<SessionSummary>, i64), Error> {
+        let rows = sqlx::query_as!(
+            SessionSummary,
+            r#"SELECT s.id, s.external_id, s.target_id, t.name AS "target_name?", s.feature_id,
+                      s.status, s.started_at, s.ended_at, s.wall_clock_ms, s.api_latency_ms,
+                      s.time_to_first_token_ms, COALESCE(s.turn_count, 0) AS "turn_count!",
+                      s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
+                      s.cost_usd::float8 AS "cost_usd!", s.features_completed
+               FROM harness_sessions s LEFT JOIN targets t ON t.id = s.target_id
+               WHERE ($1::uuid IS NULL OR s.target_id = $1)
+                 AND ($2::timestamptz IS NULL OR s.started_at >= $2)
+                 AND ($3::timestamptz IS NULL OR s.started_at < $3)
+               ORDER BY s.started_at DESC, s.id
+               LIMIT $4 OFFSET $5"#,
+            f.target_id,
+            f.from,
+            f.to,
+            f.limit,
+            f.offset,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let total = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM harness_sessions s
+               WHERE ($1::uuid IS NULL OR s.target_id = $1)
+                 AND ($2::timestamptz IS NULL OR s.started_at >= $2)
+                 AND ($3::timestamptz IS NULL OR s.started_at < $3)"#,
+            f.target_id,
+            f.from,
+            f.to,
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((rows, total))
+    }
+
+    pub async fn session(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(SessionSummary, Option<String>, serde_json::Value)>, Error> {
+        let row = sqlx::query!(
+            r#"SELECT s.id, s.external_id, s.target_id, t.name AS "target_name?", s.feature_id,
+                      s.status, s.started_at, s.ended_at, s.wall_clock_ms, s.api_latency_ms,
+                      s.time_to_first_token_ms, COALESCE(s.turn_count, 0) AS "turn_count!",
+                      s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
+                      s.cost_usd::float8 AS "cost_usd!", s.features_completed, s.status_message,
+                      s.attributes
+               FROM harness_sessions s LEFT JOIN targets t ON t.id = s.target_id
+               WHERE s.id = $1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| {
+            let summary = SessionSummary {
+                id: r.id,
+                external_id: r.external_id,
+                target_id: r.target_id,
+                target_name: r.target_name,
+                feature_id: r.feature_id,
+                status: r.status,
+                started_at: r.started_at,
+                ended_at: r.ended_at,
+                wall_clock_ms: r.wall_clock_ms,
+                api_latency_ms: r.api_latency_ms,
+                time_to_first_token_ms: r.time_to_first_token_ms,
+                turn_count: r.turn_count,
+                input_tokens: r.input_tokens,
+                output_tokens: r.output_tokens,
+                cache_read_tokens: r.cache_read_tokens,
+                cache_write_tokens: r.cache_write_tokens,
+                cost_usd: r.cost_usd,
+                features_completed: r.features_completed,
+            };
+            (summary, r.status_message, r.attributes)
+        }))
+    }
+
+    pub async fn session_models(&self, id: Uuid) -> Result<Vec<ModelUsage>, Error> {
+        Ok(sqlx::query_as!(
+            ModelUsage,
+            r#"SELECT model, COALESCE(input_tokens, 0) AS "input_tokens!",
+                      COALESCE(output_tokens, 0) AS "output_tokens!",
+                      COALESCE(cache_read_tokens, 0) AS "cache_read_tokens!",
+                      COALESCE(cache_write_tokens, 0) AS "cache_write_tokens!",
+                      cache_hit_rate::float8 AS cache_hit_rate,
+                      context_utilization::float8 AS context_utilization,
+                      COALESCE(cost_usd, 0)::float8 AS "cost_usd!",
+                      COALESCE(request_count, 0) AS "request_count!"
+               FROM token_usage_details WHERE session_id = $1 ORDER BY model"#,
+            id
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn session_turns(&self, id: Uuid) -> Result<Vec<TurnRow>, Error> {
+        Ok(sqlx::query_as!(
+            TurnRow,
+            r#"SELECT turn_number, started_at, finished_at, duration_ms, time_to_first_token_ms,
+                      provider, model, response_model,
+                      COALESCE(input_tokens, 0) AS "input_tokens!",
+                      COALESCE(output_tokens, 0) AS "output_tokens!",
+                      cache_read_tokens, cache_write_tokens, reported_input_tokens,
+                      cost_usd::float8 AS "cost_usd!", status,
+                      COALESCE(tool_calls, '[]'::jsonb) AS "tool_calls!"
+               FROM session_turns WHERE session_id = $1
+               ORDER BY turn_number, started_at, span_id"#,
+            id
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -24,6 +24,9 @@ pub struct Settings {
     pub api: SocketAddr,
     pub limits: Limits,
     pub prices: PriceTable,
+    /// How long shutdown waits for in-flight requests and idle client connections (exporters
+    /// keep gRPC connections open forever) before closing them.
+    pub shutdown_grace: Duration,
 }
 
 impl Settings {
@@ -36,6 +39,7 @@ impl Settings {
             api: any,
             limits: Limits::default(),
             prices: PriceTable::shipped_default(),
+            shutdown_grace: Duration::from_secs(2),
         }
     }
 }
@@ -45,6 +49,7 @@ pub struct RunningApp {
     pub http_addr: SocketAddr,
     pub api_addr: SocketAddr,
     pub metrics: Arc<Metrics>,
+    shutdown_grace: Duration,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<Result<(), String>>,
 }
@@ -61,7 +66,7 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     let ingest = Ingest {
         store: store.clone(),
         metrics: metrics.clone(),
-        prices: Arc::new(settings.prices),
+        prices: Arc::new(settings.prices.clone()),
         limits: settings.limits,
     };
     let grpc = bind(settings.otlp_grpc).await?;
@@ -112,21 +117,34 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         http_addr,
         api_addr,
         metrics,
+        shutdown_grace: settings.shutdown_grace,
         shutdown,
         tasks,
     })
 }
 
 impl RunningApp {
-    /// Stops accepting, lets in-flight requests finish (their data is committed or refused).
+    /// Stops accepting and lets in-flight requests finish, for at most the grace period; then
+    /// closes what is left. A request cut off there was not acknowledged, and its transaction
+    /// rolls back, so nothing acknowledged is lost.
     pub async fn shutdown(mut self) -> Result<(), Error> {
         let _ = self.shutdown.send(true);
-        while let Some(result) = self.tasks.join_next().await {
-            result
-                .map_err(|e| Error::Server(e.to_string()))?
-                .map_err(Error::Server)?;
+        let drain = async {
+            while let Some(result) = self.tasks.join_next().await {
+                result
+                    .map_err(|e| Error::Server(e.to_string()))?
+                    .map_err(Error::Server)?;
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(self.shutdown_grace, drain).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::info!("closing connections still open after the shutdown grace period");
+                self.tasks.abort_all();
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Waits until a server stops on its own (an error) or the process is asked to stop.
@@ -173,6 +191,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         api: args.api,
         limits: args.limits,
         prices,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
     };
     let app = spawn(settings, database.store.clone()).await?;
     tracing::info!(

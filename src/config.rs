@@ -38,6 +38,9 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub limits: Limits,
+    /// Seconds shutdown waits for in-flight requests before closing connections.
+    #[arg(long, env = "ACD_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
     /// Price table (TOML) replacing the shipped default; see config/prices.toml.
     #[arg(long, env = "ACD_PRICES_FILE")]
     pub prices: Option<PathBuf>,

@@ -63,10 +63,15 @@ impl Format {
     pub fn reply<T: prost::Message + Serialize>(self, status: StatusCode, message: &T) -> Response {
         let (content_type, body) = match self {
             Format::Protobuf => (PROTOBUF, message.encode_to_vec()),
-            Format::Json => (
-                JSON,
-                serde_json::to_vec(message).expect("OTLP messages always serialize"),
-            ),
+            Format::Json => {
+                let mut json =
+                    serde_json::to_value(message).expect("OTLP messages always serialize");
+                // Unset fields are omitted, not null (a full success is `{}`).
+                if let serde_json::Value::Object(map) = &mut json {
+                    map.retain(|_, v| !v.is_null());
+                }
+                (JSON, json.to_string().into_bytes())
+            }
         };
         (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
     }

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use common::TestApp;
@@ -215,7 +215,7 @@ async fn run_harness(app: &TestApp, transport: Transport, spec: &Value) {
         run(&mut cmd, HARNESS_TIMEOUT)
     })
     .await
-    .expect("harness task");
+    .unwrap_or_else(|failure| std::panic::resume_unwind(failure.into_panic()));
     eprintln!(
         "{transport:?}: {}",
         String::from_utf8_lossy(&out.stdout).trim()
@@ -327,7 +327,21 @@ async fn assert_metrics(app: &TestApp) {
 }
 
 async fn python_sdk_session_lands(transport: Transport) {
-    let app = TestApp::spawn().await;
+    let app = Arc::new(TestApp::spawn().await);
+    // The checks run in a task so that a failure comes back as a value: a TestApp dropped
+    // while unwinding, before shutdown(), never finishes dropping its database, and the test
+    // would hang instead of failing.
+    let outcome = tokio::spawn(check(app.clone(), transport)).await;
+    Arc::into_inner(app)
+        .expect("the check task has ended and released the app")
+        .shutdown()
+        .await;
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+async fn check(app: Arc<TestApp>, transport: Transport) {
     let conversation_id = format!("python-sdk-{transport:?}-{}", uuid::Uuid::new_v4());
     let target_id = uuid::Uuid::new_v4().to_string();
     run_harness(&app, transport, &spec(&conversation_id, &target_id)).await;
@@ -335,7 +349,6 @@ async fn python_sdk_session_lands(transport: Transport) {
     let session_id = acd_collector::domain::session_uuid(&conversation_id).to_string();
     assert_rest(&app, &session_id, &conversation_id, &target_id).await;
     assert_metrics(&app).await;
-    app.shutdown().await;
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ impl Ingest {
 fn response(accepted: Accepted) -> ExportTraceServiceResponse {
     ExportTraceServiceResponse {
         // Left unset on full success, as the specification asks.
-        partial_success: (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
+        partial_success: (accepted.rejected > 0).then_some(ExportTracePartialSuccess {
             rejected_spans: accepted.rejected as i64,
             error_message: accepted.message,
         }),

@@ -32,7 +32,9 @@ impl Error {
     /// concurrent writer forced a rollback. OTLP answers these with the retryable status.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Error::Sqlx(err) => is_transient(err),
+            Error::Sqlx(err) | Error::Migrate(sqlx::migrate::MigrateError::Execute(err)) => {
+                is_transient(err)
+            }
             _ => false,
         }
     }

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use super::{ErrorBody, sessions, token_usage};
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
-use crate::store::token_usage::DailyUsage;
+use crate::store::token_usage::{DailyUsage, ModelTotals};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,7 @@ use crate::store::token_usage::DailyUsage;
         ModelUsage,
         TurnRow,
         DailyUsage,
+        ModelTotals,
         sessions::SessionPage,
         sessions::SessionDetail,
         sessions::TurnList,

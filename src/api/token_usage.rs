@@ -30,20 +30,14 @@ pub async fn over_time(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ModelBreakdown {
-    pub model: String,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub requests: i64,
-    pub cost_usd: f64,
+    #[serde(flatten)]
+    pub totals: ModelTotals,
     /// cost_usd per 1K tokens of all types.
     pub cost_per_1k_tokens: Option<f64>,
     /// cache_read / (cache_read + input).
     pub cache_hit_rate: Option<f64>,
     /// output / input.
     pub token_efficiency: Option<f64>,
-    pub context_utilization: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,14 +57,7 @@ impl From<ModelTotals> for ModelBreakdown {
             cost_per_1k_tokens: (all > 0).then(|| m.cost_usd * 1000.0 / all as f64),
             cache_hit_rate: ratio(m.cache_read_tokens, m.cache_read_tokens + m.input_tokens),
             token_efficiency: ratio(m.output_tokens, m.input_tokens),
-            model: m.model,
-            input_tokens: m.input_tokens,
-            output_tokens: m.output_tokens,
-            cache_read_tokens: m.cache_read_tokens,
-            cache_write_tokens: m.cache_write_tokens,
-            requests: m.requests,
-            cost_usd: m.cost_usd,
-            context_utilization: m.context_utilization,
+            totals: m,
         }
     }
 }

@@ -6,9 +6,11 @@
 
 mod common;
 
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use common::TestApp;
@@ -125,35 +127,60 @@ fn python() -> &'static PathBuf {
 }
 
 /// Runs a command to completion within `limit`, killing it past that; panics unless it exits 0.
-fn run(cmd: &mut Command, limit: Duration) -> std::process::Output {
+fn run(cmd: &mut Command, limit: Duration) -> Output {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Its own process group, so a timeout also kills what it started (pip under the script).
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    // Drained on threads so a chatty child cannot fill a pipe and stall until the deadline.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        let mut pipe = pipe.expect("piped");
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let deadline = Instant::now() + limit;
-    // Polling rather than wait(): the pipes are small and our outputs smaller still.
-    while child.try_wait().expect("wait for child").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            break Some(status);
+        }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("reap killed child");
-            panic!(
-                "{cmd:?} did not finish within {limit:?}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            break None;
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().expect("collect child output");
+    };
+    let stdout = stdout.join().expect("stdout reader");
+    let stderr = stderr.join().expect("stderr reader");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let Some(status) = status else {
+        panic!(
+            "{cmd:?} did not finish within {limit:?}\nstderr:\n{}",
+            text(&stderr)
+        );
+    };
     assert!(
-        out.status.success(),
-        "{cmd:?} failed ({})\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        status.success(),
+        "{cmd:?} failed ({status})\nstdout:\n{}\nstderr:\n{}",
+        text(&stdout),
+        text(&stderr)
     );
-    out
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 /// Yesterday 01:00 UTC: recent (token-usage queries look back N days) and within one day.
@@ -327,21 +354,7 @@ async fn assert_metrics(app: &TestApp) {
 }
 
 async fn python_sdk_session_lands(transport: Transport) {
-    let app = Arc::new(TestApp::spawn().await);
-    // The checks run in a task so that a failure comes back as a value: a TestApp dropped
-    // while unwinding, before shutdown(), never finishes dropping its database, and the test
-    // would hang instead of failing.
-    let outcome = tokio::spawn(check(app.clone(), transport)).await;
-    Arc::into_inner(app)
-        .expect("the check task has ended and released the app")
-        .shutdown()
-        .await;
-    if let Err(failure) = outcome {
-        std::panic::resume_unwind(failure.into_panic());
-    }
-}
-
-async fn check(app: Arc<TestApp>, transport: Transport) {
+    let app = TestApp::spawn().await;
     let conversation_id = format!("python-sdk-{transport:?}-{}", uuid::Uuid::new_v4());
     let target_id = uuid::Uuid::new_v4().to_string();
     run_harness(&app, transport, &spec(&conversation_id, &target_id)).await;
@@ -349,6 +362,7 @@ async fn check(app: Arc<TestApp>, transport: Transport) {
     let session_id = acd_collector::domain::session_uuid(&conversation_id).to_string();
     assert_rest(&app, &session_id, &conversation_id, &target_id).await;
     assert_metrics(&app).await;
+    app.shutdown().await;
 }
 
 #[tokio::test]

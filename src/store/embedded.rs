@@ -6,18 +6,23 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use super::Error;
 
 /// The socket file's path must fit in `sockaddr_un.sun_path` (108 bytes with the NUL).
 const MAX_SOCKET_PATH: usize = 107;
 const SERVICE_USER: &str = "postgres";
+/// Fixed, so that PGPORT in the environment (read by both postgres and sqlx) cannot move the
+/// socket away from the name checked against [`MAX_SOCKET_PATH`].
+const PORT: u16 = 5432;
 
 pub struct EmbeddedCluster {
     data_dir: PathBuf,
     bin_dir: PathBuf,
     run_as: Option<&'static str>,
+    /// True until the server is (possibly) running under our control: a failed start-up before
+    /// that point has nothing to stop, and must not log a spurious pg_ctl error.
     stopped: bool,
 }
 
@@ -48,18 +53,18 @@ impl EmbeddedCluster {
         let data_dir = data_dir
             .canonicalize()
             .map_err(|e| setup_io("resolve", data_dir, e))?;
-        let socket = data_dir.join(".s.PGSQL.5432");
+        let socket = data_dir.join(format!(".s.PGSQL.{PORT}"));
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
             return Err(Error::Setup(format!(
                 "--data-dir {} is too long for a Unix socket path; choose a shorter one",
                 data_dir.display()
             )));
         }
-        let cluster = Self {
+        let mut cluster = Self {
             data_dir,
             bin_dir,
             run_as,
-            stopped: false,
+            stopped: true,
         };
         cluster.prepare_ownership()?;
         if !cluster.data_dir.join("PG_VERSION").exists() {
@@ -77,13 +82,17 @@ impl EmbeddedCluster {
                 ],
             )?;
         }
-        if !cluster.is_running() {
+        let running = cluster.is_running();
+        // From here on the server is ours to stop, also when pg_ctl start times out or fails
+        // half-way (Drop stops it).
+        cluster.stopped = false;
+        if !running {
             let options = format!(
-                "-c listen_addresses='' -k '{}'",
+                "-c listen_addresses='' -p {PORT} -k '{}'",
                 cluster.dir().replace('\'', "'\\''")
             );
             let log = cluster.data_dir.join("postgres.log");
-            cluster.run(
+            let started = cluster.run(
                 "pg_ctl",
                 &[
                     "-D",
@@ -97,10 +106,21 @@ impl EmbeddedCluster {
                     &options,
                     "start",
                 ],
-            )?;
+            );
+            if let Err(Error::Setup(message)) = started {
+                return Err(Error::Setup(format!(
+                    "{message}; server log {}: {}",
+                    log.display(),
+                    log_tail(&log)
+                )));
+            }
+            started?;
         }
+        // PgConnectOptions::new reads PGHOST, PGPORT, PGSSLMODE...; none of them applies here.
         let options = PgConnectOptions::new()
             .socket(&cluster.data_dir)
+            .port(PORT)
+            .ssl_mode(PgSslMode::Disable)
             .username("postgres")
             .database("postgres");
         Ok((cluster, options))
@@ -157,13 +177,15 @@ impl EmbeddedCluster {
         if output.status.success() {
             return Ok(());
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        // initdb and pg_ctl write several lines; the error must stay on one. stdout (initdb's
+        // progress report) only when stderr says nothing.
+        let mut detail = one_line(&String::from_utf8_lossy(&output.stderr));
+        if detail.is_empty() {
+            detail = one_line(&String::from_utf8_lossy(&output.stdout));
+        }
         Err(Error::Setup(format!(
-            "{program} failed ({}): {} {}",
-            output.status,
-            stderr.trim(),
-            stdout.trim()
+            "{program} failed ({}): {detail}",
+            output.status
         )))
     }
 
@@ -184,6 +206,10 @@ impl EmbeddedCluster {
             return;
         }
         self.stopped = true;
+        if !self.is_running() {
+            // A start that failed before the server came up leaves nothing to stop.
+            return;
+        }
         match self.run("pg_ctl", &["-D", &self.dir(), "-m", "fast", "-w", "stop"]) {
             Ok(()) => tracing::info!("stopped the private PostgreSQL cluster"),
             Err(e) => tracing::warn!("stopping the private PostgreSQL cluster: {e}"),
@@ -194,6 +220,26 @@ impl EmbeddedCluster {
 impl Drop for EmbeddedCluster {
     fn drop(&mut self) {
         self.stop_now();
+    }
+}
+
+/// The lines of `text`, trimmed, without the empty ones, joined by "; ".
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The last few lines of the server log, on one line: why postgres did not start.
+fn log_tail(log: &Path) -> String {
+    match std::fs::read_to_string(log) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            one_line(&lines[lines.len().saturating_sub(3)..].join("\n"))
+        }
+        Err(e) => format!("unreadable ({e})"),
     }
 }
 
@@ -210,8 +256,9 @@ fn find_bin_dir() -> Option<PathBuf> {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
-            if has_tools(&dir) {
-                let real = dir.join("pg_ctl").canonicalize().ok()?;
+            if has_tools(&dir)
+                && let Ok(real) = dir.join("pg_ctl").canonicalize()
+            {
                 return real.parent().map(Path::to_path_buf);
             }
         }

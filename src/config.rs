@@ -1,6 +1,7 @@
 //! Command line and environment configuration. Every flag of `serve` also reads an environment
 //! variable, so a container can be configured without a command line.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -21,6 +22,9 @@ pub struct Cli {
 pub enum Command {
     /// Receive OTLP, store it in PostgreSQL, serve the REST API and /metrics.
     Serve(ServeArgs),
+    /// Run a command (the Claude CLI with `--output-format stream-json`), pass its output
+    /// through unchanged and record the run: `acd-collector run -- claude -p "…" …`.
+    Run(RunArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -84,4 +88,23 @@ impl Default for Limits {
             max_decompressed_bytes: 64 * 1024 * 1024,
         }
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Target (project) UUID to file the session under.
+    #[arg(long)]
+    pub target: Option<uuid::Uuid>,
+    /// A running collector's REST address (e.g. http://127.0.0.1:9464) to send the run to;
+    /// without it the run is written to the database directly.
+    #[arg(long, env = "ACD_ENDPOINT")]
+    pub endpoint: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Price table (TOML) replacing the shipped default; see config/prices.toml.
+    #[arg(long, env = "ACD_PRICES_FILE")]
+    pub prices: Option<PathBuf>,
+    /// The command to run and its arguments, after `--`.
+    #[arg(last = true, required = true, num_args = 1..)]
+    pub command: Vec<OsString>,
 }

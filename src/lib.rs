@@ -13,6 +13,7 @@ pub mod error;
 pub mod metrics;
 pub mod otlp;
 pub mod pricing;
+pub mod runner;
 pub mod store;
 pub mod telemetry;
 
@@ -22,5 +23,6 @@ pub use error::Error;
 pub async fn run(cli: config::Cli) -> Result<(), Error> {
     match cli.command {
         config::Command::Serve(args) => app::serve(args).await,
+        config::Command::Run(args) => runner::run(args).await,
     }
 }

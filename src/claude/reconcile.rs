@@ -1,0 +1,64 @@
+//! Output-token reconciliation. Without `--include-partial-messages` the per-message
+//! `output_tokens` on `assistant` lines is a placeholder (the `message_start` value), usually far
+//! below the truth; the `result` line's `usage.output_tokens` (and `modelUsage`) is the real total.
+//! When the total is larger than the per-message sum, the difference is shared evenly among the
+//! turns whose figure is a placeholder (per model when `modelUsage` names every turn's model),
+//! those turns are marked [`OutputSource::Reconciled`], and the run records how much was added.
+//! Session output then equals the result line's; per-turn output is an estimate.
+
+use super::model::{OutputSource, ParsedRun};
+
+pub fn output_tokens(run: &mut ParsedRun) {
+    let Some(result) = &run.result else {
+        return;
+    };
+    let Some(total) = result.usage.map(|u| u.output) else {
+        return;
+    };
+    let per_model = !result.model_usage.is_empty()
+        && run
+            .turns
+            .iter()
+            .all(|t| result.model_usage.contains_key(&t.model));
+    let groups: Vec<(Option<String>, i64)> = if per_model {
+        result
+            .model_usage
+            .iter()
+            .map(|(model, u)| (Some(model.clone()), u.output))
+            .collect()
+    } else {
+        vec![(None, total)]
+    };
+    let mut added = 0;
+    for (model, target) in groups {
+        let in_group = |m: &str| model.as_deref().is_none_or(|g| g == m);
+        let sum: i64 = run
+            .turns
+            .iter()
+            .filter(|t| in_group(&t.model))
+            .map(|t| t.usage.output)
+            .sum();
+        let candidates: Vec<usize> = (0..run.turns.len())
+            .filter(|&i| {
+                let t = &run.turns[i];
+                in_group(&t.model) && t.output_source == OutputSource::AssistantLine
+            })
+            .collect();
+        if target <= sum || candidates.is_empty() {
+            continue;
+        }
+        let diff = target - sum;
+        let k = candidates.len() as i64;
+        for (rank, &i) in candidates.iter().enumerate() {
+            // Even shares; the first `diff % k` turns take one token more.
+            let share = diff / k + i64::from((rank as i64) < diff % k);
+            let turn = &mut run.turns[i];
+            turn.usage.output += share;
+            turn.output_source = OutputSource::Reconciled;
+        }
+        added += diff;
+    }
+    if added > 0 {
+        run.reconciled_output_tokens = Some(added);
+    }
+}

@@ -247,7 +247,8 @@ pub async fn apply_reported(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Res
                    reported_cost_usd = COALESCE($2::float8, reported_cost_usd),
                    reported_duration_ms = $3::bigint,
                    reported_api_ms = $4::bigint,
-                   api_latency_ms = COALESCE(LEAST($4::bigint, 2147483647)::int, api_latency_ms),
+                   api_latency_ms = CASE WHEN $4 IS NULL THEN api_latency_ms
+                                         ELSE LEAST($4, 2147483647)::int END,
                    reported_num_turns = $5,
                    reported = $6,
                    totals_source = CASE WHEN $7::bool THEN 'result' ELSE 'turns' END,

@@ -1,0 +1,55 @@
+//! Recording a finished run: the parser's [`ParsedRun`] completed with what only the wrapper
+//! knows (spawn and exit times, exit status, command line, signals), then stored or sent through
+//! the same [`Sink`] as `acd-collector ingest`.
+
+use std::ffi::OsString;
+
+use crate::claude::ingest::{Sink, summary};
+use crate::claude::model::{ParsedRun, WrapperRun};
+use crate::config::IngestOutput;
+use crate::pricing::PriceTable;
+
+use super::child::{Exit, Outcome, signal_name};
+use super::command_line::recorded_command;
+
+/// Adds the wrapper's measurements to the parsed run. The session spans spawn → exit (not first
+/// → last line): time before the first line (start-up) and after the last one is part of the
+/// run too.
+pub fn complete(run: &mut ParsedRun, outcome: &Outcome, command: &[OsString]) {
+    run.started_at = Some(outcome.started_at);
+    run.ended_at = Some(outcome.ended_at.max(outcome.started_at));
+    run.exit_code = Some(outcome.exit.code());
+    run.wrapper = Some(WrapperRun {
+        command: recorded_command(command),
+        exit_code: outcome.exit.code(),
+        signal: match outcome.exit {
+            Exit::Signal(signal) => Some(signal_name(signal)),
+            Exit::Code(_) => None,
+        },
+        wall_clock_ms: outcome.wall_clock_ms,
+        signals_forwarded: outcome
+            .signals_forwarded
+            .iter()
+            .map(|s| signal_name(*s))
+            .collect(),
+        stdout_lines: outcome.lines,
+        stdout_bytes: outcome.bytes,
+        ended_mid_line: outcome.ended_mid_line,
+        drain_timed_out: outcome.drain_timed_out,
+        passthrough_error: outcome.passthrough_error.clone(),
+    });
+}
+
+/// Stores the run (or sends it with `--endpoint`); returns the summary to print.
+pub async fn record(output: &IngestOutput, run: &ParsedRun) -> Result<String, crate::Error> {
+    let ended_at = run.ended_at.unwrap_or_else(chrono::Utc::now);
+    let sink = Sink::open(output).await?;
+    let prices = match &sink {
+        Sink::Database { prices, .. } => prices.clone(),
+        Sink::Endpoint { .. } => PriceTable::shipped_default(),
+    };
+    let sent = sink.send(run, output.target.as_deref(), ended_at).await;
+    sink.close().await;
+    let stored = sent.map_err(|e| crate::Error::Config(e.to_string()))?;
+    Ok(summary(run, &prices, ended_at, Some(&stored)))
+}

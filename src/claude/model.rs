@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// Where a [`ParsedRun`] was read from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceFormat {
     /// `claude -p … --output-format stream-json --verbose`.
@@ -22,7 +23,7 @@ pub enum SourceFormat {
 }
 
 /// One Claude CLI invocation (stream-json) or one session transcript.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedRun {
     pub format: SourceFormat,
@@ -67,7 +68,7 @@ pub struct ParsedRun {
 }
 
 /// Token counts as the Anthropic API reports them: `input` excludes cache reads and writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct Usage {
     pub input: i64,
@@ -93,7 +94,7 @@ impl Usage {
 }
 
 /// Where a turn's output token count came from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputSource {
     /// `stream_event` `message_delta.usage.output_tokens`: the true figure.
@@ -106,7 +107,7 @@ pub enum OutputSource {
 }
 
 /// One API response: all lines sharing one `message.id`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedTurn {
     pub message_id: String,
@@ -137,7 +138,7 @@ pub struct ParsedTurn {
 }
 
 /// One `tool_use` block and, when seen, its `tool_result`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedToolCall {
     pub id: String,
@@ -153,7 +154,7 @@ pub struct ParsedToolCall {
 }
 
 /// A `system/api_retry` line: the CLI is about to retry a failed API call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedRetry {
     pub attempt: i64,
@@ -167,7 +168,7 @@ pub struct ParsedRetry {
 }
 
 /// A context compaction (`system/compact_boundary`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedCompaction {
     /// `auto` or `manual`.
@@ -179,7 +180,7 @@ pub struct ParsedCompaction {
 }
 
 /// The `result` line: the CLI's own totals for the invocation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ResultLine {
     pub subtype: String,
@@ -196,6 +197,7 @@ pub struct ResultLine {
     pub stop_reason: Option<String>,
     pub errors: Vec<String>,
     /// `usage` and `modelUsage` verbatim.
+    #[schema(value_type = Object)]
     pub raw: Value,
     pub line: u64,
 }
@@ -208,7 +210,7 @@ impl ResultLine {
 }
 
 /// One entry of `modelUsage`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ModelUsage {
     pub input: i64,
@@ -232,5 +234,56 @@ impl ParsedRun {
     /// Per-turn parsing may have lost data: lines that did not parse, or a cut-off stream.
     pub fn incomplete(&self) -> bool {
         !self.parse_errors.is_empty() || self.truncated_line.is_some()
+    }
+}
+
+/// Largest token count accepted for one call (the store keeps per-turn counts as INTEGER).
+const MAX_TOKENS: i64 = i32::MAX as i64;
+
+impl ParsedRun {
+    /// Rejects runs that cannot be stored faithfully (a hand-made or corrupted JSON body).
+    pub fn validate(&self) -> Result<(), String> {
+        for t in &self.turns {
+            let u = &t.usage;
+            let counts = [
+                u.input,
+                u.output,
+                u.cache_read,
+                u.cache_write,
+                u.cache_write_5m,
+            ];
+            if counts
+                .iter()
+                .chain([&u.cache_write_1h])
+                .any(|n| !(0..=MAX_TOKENS).contains(n))
+            {
+                return Err(format!(
+                    "turn {:?} has a negative or implausibly large token count",
+                    t.message_id
+                ));
+            }
+            if t.message_id.is_empty() {
+                return Err("a turn has an empty message_id".into());
+            }
+            if u.cache_write_1h > u.cache_write {
+                return Err(format!(
+                    "turn {:?} has more 1-hour cache writes than cache writes",
+                    t.message_id
+                ));
+            }
+        }
+        if let Some(bad) = self
+            .tool_calls
+            .iter()
+            .find(|c| c.id.is_empty() || c.name.is_empty())
+        {
+            return Err(format!("tool call {:?} needs an id and a name", bad.id));
+        }
+        if let (Some(start), Some(end)) = (self.started_at, self.ended_at)
+            && end < start
+        {
+            return Err("ended_at is before started_at".into());
+        }
+        Ok(())
     }
 }

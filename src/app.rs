@@ -105,6 +105,8 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     let rest_router = api::router(api::ApiState {
         store,
         metrics: metrics.clone(),
+        prices: Arc::new(settings.prices.clone()),
+        max_body_bytes: settings.limits.max_body_bytes,
     });
     tasks.spawn(async move {
         axum::serve(rest, rest_router)
@@ -204,7 +206,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
 }
 
 /// Migrations need the database; give one that is still starting up half a minute.
-async fn migrate_with_retry(store: &Store) -> Result<(), Error> {
+pub(crate) async fn migrate_with_retry(store: &Store) -> Result<(), Error> {
     let mut attempt = 0;
     loop {
         match store.migrate().await {

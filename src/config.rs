@@ -22,9 +22,49 @@ pub struct Cli {
 pub enum Command {
     /// Receive OTLP, store it in PostgreSQL, serve the REST API and /metrics.
     Serve(ServeArgs),
+    /// Parse Claude CLI output and store it (or send it to a running collector).
+    #[command(subcommand)]
+    Ingest(IngestCommand),
     /// Run a command (the Claude CLI with `--output-format stream-json`), pass its output
     /// through unchanged and record the run: `acd-collector run -- claude -p "…" …`.
     Run(RunArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngestCommand {
+    /// Output of `claude -p … --output-format stream-json --verbose` (a file, `-` for stdin;
+    /// `.gz` files are decompressed).
+    ClaudeStream {
+        /// The stream-json file, or `-` for standard input.
+        file: PathBuf,
+        #[command(flatten)]
+        output: IngestOutput,
+    },
+    /// Claude Code session transcripts (`~/.claude/projects/<project>/<session>.jsonl`), one
+    /// session per file.
+    ClaudeTranscript {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        output: IngestOutput,
+    },
+}
+
+/// Where `ingest` (and the `run` wrapper) put what they parsed.
+#[derive(Debug, Clone, Args)]
+pub struct IngestOutput {
+    /// Send the parsed run to a running collector instead of writing to the database: its REST
+    /// base URL (e.g. http://localhost:9464); the run is POSTed to /api/db/ingest/claude-run.
+    #[arg(long, env = "ACD_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// The target (repository) the session belongs to: a UUID, or any text (mapped to a UUID).
+    #[arg(long)]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Price table (TOML) replacing the shipped default; see config/prices.toml.
+    #[arg(long, env = "ACD_PRICES_FILE")]
+    pub prices: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -92,18 +132,9 @@ impl Default for Limits {
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Target (project) UUID to file the session under.
-    #[arg(long)]
-    pub target: Option<uuid::Uuid>,
-    /// A running collector's REST address (e.g. http://127.0.0.1:9464) to send the run to;
-    /// without it the run is written to the database directly.
-    #[arg(long, env = "ACD_ENDPOINT")]
-    pub endpoint: Option<String>,
+    /// Where the run is recorded: the database (default) or `--endpoint`.
     #[command(flatten)]
-    pub database: DatabaseArgs,
-    /// Price table (TOML) replacing the shipped default; see config/prices.toml.
-    #[arg(long, env = "ACD_PRICES_FILE")]
-    pub prices: Option<PathBuf>,
+    pub output: IngestOutput,
     /// The command to run and its arguments, after `--`.
     #[arg(last = true, required = true, num_args = 1..)]
     pub command: Vec<OsString>,

@@ -8,6 +8,8 @@ pub enum Error {
     Config(String),
     #[error(transparent)]
     Store(#[from] crate::store::Error),
+    #[error(transparent)]
+    Ingest(#[from] crate::claude::ingest::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,

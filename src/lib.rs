@@ -24,6 +24,7 @@ pub use error::Error;
 pub async fn run(cli: config::Cli) -> Result<(), Error> {
     match cli.command {
         config::Command::Serve(args) => app::serve(args).await,
+        config::Command::Ingest(command) => claude::ingest::run(command).await,
         config::Command::Run(args) => runner::run(args).await,
     }
 }

@@ -1,6 +1,6 @@
 //! Extractors whose rejections are this API's JSON 400s, and id parsing.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts};
 use uuid::Uuid;
 
 use super::Error;
@@ -14,6 +14,11 @@ pub struct Query<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(Error))]
 pub struct Path<T>(pub T);
+
+/// `axum::Json` answering bad bodies with a JSON 400 (413 too large, 415 not JSON).
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(Error))]
+pub struct Json<T>(pub T);
 
 pub fn parse_id(what: &str, raw: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(raw)

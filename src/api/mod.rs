@@ -3,6 +3,7 @@
 
 mod error;
 mod extract;
+mod ingest;
 mod openapi;
 mod ops;
 mod sessions;
@@ -11,22 +12,33 @@ mod token_usage;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 
 pub use error::{Error, ErrorBody};
 pub use openapi::ApiDoc;
 
 use crate::metrics::Metrics;
+use crate::pricing::PriceTable;
 use crate::store::Store;
 
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// Prices for runs posted to /api/db/ingest/claude-run.
+    pub prices: Arc<PriceTable>,
+    /// Largest body accepted by the ingest endpoint (bytes).
+    pub max_body_bytes: usize,
 }
 
 pub fn router(state: ApiState) -> Router {
+    let ingest_limit = DefaultBodyLimit::max(state.max_body_bytes);
     Router::new()
+        .route(
+            "/api/db/ingest/claude-run",
+            post(ingest::claude_run).layer(ingest_limit),
+        )
         .route("/api/db/sessions", get(sessions::list))
         .route("/api/db/sessions/{id}", get(sessions::show))
         .route("/api/db/sessions/{id}/turns", get(sessions::turns))

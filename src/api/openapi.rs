@@ -3,7 +3,9 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, sessions, token_usage};
+use super::{ErrorBody, ingest, sessions, token_usage};
+use crate::claude::ingest::IngestSummary;
+use crate::claude::model as claude;
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
 use crate::store::token_usage::{DailyUsage, ModelTotals};
 
@@ -21,6 +23,7 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::over_time,
         token_usage::by_model,
         token_usage::efficiency,
+        ingest::claude_run,
     ),
     components(schemas(
         ErrorBody,
@@ -40,6 +43,17 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::ModelBreakdown,
         token_usage::Efficiency,
         token_usage::EfficiencyTargets,
+        IngestSummary,
+        claude::ParsedRun,
+        claude::SourceFormat,
+        claude::ParsedTurn,
+        claude::Usage,
+        claude::OutputSource,
+        claude::ParsedToolCall,
+        claude::ParsedRetry,
+        claude::ParsedCompaction,
+        claude::ResultLine,
+        claude::ModelUsage,
     ))
 )]
 pub struct ApiDoc;

@@ -4,9 +4,11 @@
 //! `acd-collector ingest` ([`ingest`]) writes them to the database or sends the ParsedRun to a
 //! collector's `POST /api/db/ingest/claude-run`. docs/claude-stream-json.md describes the formats.
 
+pub mod ingest;
 pub mod model;
 mod reconcile;
 pub mod stream;
+pub mod to_batch;
 pub mod transcript;
 
 pub use model::ParsedRun;

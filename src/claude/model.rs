@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// Where a [`ParsedRun`] was read from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceFormat {
     /// `claude -p … --output-format stream-json --verbose`.
@@ -22,7 +23,7 @@ pub enum SourceFormat {
 }
 
 /// One Claude CLI invocation (stream-json) or one session transcript.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedRun {
     pub format: SourceFormat,
@@ -64,10 +65,36 @@ pub struct ParsedRun {
     pub parse_errors: Vec<u64>,
     /// Exit status of the CLI, when a wrapper ran it.
     pub exit_code: Option<i32>,
+    /// What `acd-collector run` measured around the CLI; None for files.
+    pub wrapper: Option<WrapperRun>,
+}
+
+/// Set by the `run` wrapper (src/runner/): how the wrapped CLI ran, on the wrapper's clocks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct WrapperRun {
+    /// argv[0] and flags; the prompt and other free text replaced by `<redacted>`.
+    pub command: Vec<String>,
+    /// The child's exit code, or 128 + signal when a signal killed it.
+    pub exit_code: i32,
+    /// The signal that killed the child (e.g. `SIGKILL`).
+    pub signal: Option<String>,
+    /// Spawn → exit, on the monotonic clock.
+    pub wall_clock_ms: i64,
+    /// Signals sent to the wrapper and passed on to the child.
+    pub signals_forwarded: Vec<String>,
+    pub stdout_lines: u64,
+    pub stdout_bytes: u64,
+    /// The output ended without a newline (the child stopped mid-line).
+    pub ended_mid_line: bool,
+    /// The pipe stayed open after the child exited (a grandchild held it); reading stopped.
+    pub drain_timed_out: bool,
+    /// Passing the output on failed (our reader went away); the run was still read.
+    pub passthrough_error: Option<String>,
 }
 
 /// Token counts as the Anthropic API reports them: `input` excludes cache reads and writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct Usage {
     pub input: i64,
@@ -93,7 +120,7 @@ impl Usage {
 }
 
 /// Where a turn's output token count came from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputSource {
     /// `stream_event` `message_delta.usage.output_tokens`: the true figure.
@@ -106,7 +133,7 @@ pub enum OutputSource {
 }
 
 /// One API response: all lines sharing one `message.id`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedTurn {
     pub message_id: String,
@@ -137,7 +164,7 @@ pub struct ParsedTurn {
 }
 
 /// One `tool_use` block and, when seen, its `tool_result`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedToolCall {
     pub id: String,
@@ -153,7 +180,7 @@ pub struct ParsedToolCall {
 }
 
 /// A `system/api_retry` line: the CLI is about to retry a failed API call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedRetry {
     pub attempt: i64,
@@ -167,7 +194,7 @@ pub struct ParsedRetry {
 }
 
 /// A context compaction (`system/compact_boundary`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ParsedCompaction {
     /// `auto` or `manual`.
@@ -179,7 +206,7 @@ pub struct ParsedCompaction {
 }
 
 /// The `result` line: the CLI's own totals for the invocation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ResultLine {
     pub subtype: String,
@@ -196,6 +223,7 @@ pub struct ResultLine {
     pub stop_reason: Option<String>,
     pub errors: Vec<String>,
     /// `usage` and `modelUsage` verbatim.
+    #[schema(value_type = Object)]
     pub raw: Value,
     pub line: u64,
 }
@@ -208,7 +236,7 @@ impl ResultLine {
 }
 
 /// One entry of `modelUsage`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct ModelUsage {
     pub input: i64,
@@ -232,5 +260,56 @@ impl ParsedRun {
     /// Per-turn parsing may have lost data: lines that did not parse, or a cut-off stream.
     pub fn incomplete(&self) -> bool {
         !self.parse_errors.is_empty() || self.truncated_line.is_some()
+    }
+}
+
+/// Largest token count accepted for one call (the store keeps per-turn counts as INTEGER).
+const MAX_TOKENS: i64 = i32::MAX as i64;
+
+impl ParsedRun {
+    /// Rejects runs that cannot be stored faithfully (a hand-made or corrupted JSON body).
+    pub fn validate(&self) -> Result<(), String> {
+        for t in &self.turns {
+            let u = &t.usage;
+            let counts = [
+                u.input,
+                u.output,
+                u.cache_read,
+                u.cache_write,
+                u.cache_write_5m,
+            ];
+            if counts
+                .iter()
+                .chain([&u.cache_write_1h])
+                .any(|n| !(0..=MAX_TOKENS).contains(n))
+            {
+                return Err(format!(
+                    "turn {:?} has a negative or implausibly large token count",
+                    t.message_id
+                ));
+            }
+            if t.message_id.is_empty() {
+                return Err("a turn has an empty message_id".into());
+            }
+            if u.cache_write_1h > u.cache_write {
+                return Err(format!(
+                    "turn {:?} has more 1-hour cache writes than cache writes",
+                    t.message_id
+                ));
+            }
+        }
+        if let Some(bad) = self
+            .tool_calls
+            .iter()
+            .find(|c| c.id.is_empty() || c.name.is_empty())
+        {
+            return Err(format!("tool call {:?} needs an id and a name", bad.id));
+        }
+        if let (Some(start), Some(end)) = (self.started_at, self.ended_at)
+            && end < start
+        {
+            return Err("ended_at is before started_at".into());
+        }
+        Ok(())
     }
 }

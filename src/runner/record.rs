@@ -50,6 +50,6 @@ pub async fn record(output: &IngestOutput, run: &ParsedRun) -> Result<String, cr
     };
     let sent = sink.send(run, output.target.as_deref(), ended_at).await;
     sink.close().await;
-    let stored = sent.map_err(|e| crate::Error::Config(e.to_string()))?;
+    let stored = sent?;
     Ok(summary(run, &prices, ended_at, Some(&stored)))
 }

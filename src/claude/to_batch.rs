@@ -1,0 +1,341 @@
+//! Maps a [`ParsedRun`] to the domain records OTLP spans map to ([`SpanBatch`]), so stored
+//! Claude runs look like any instrumented session: one session, a turn per API response, a tool
+//! call per `tool_use`, a retry per `api_retry`.
+//!
+//! Identity: nothing here has an OTLP identity, so every record gets a synthetic, deterministic
+//! key ([`synthetic_key`]) from the session UUID and a stable description ("turn:<message id>",
+//! "tool:<tool_use id>", "retry:<line>:<attempt>"); ingesting the same run twice therefore
+//! changes nothing. The session is `session_uuid(session_id)`; a stream with no session id gets
+//! one derived from a hash of its parsed content.
+//!
+//! Totals: the store sums the turns unless `reported.aggregate_only`, which is set when per-turn
+//! parsing is known to be incomplete (unparsable lines, a cut-off stream) or when the turns'
+//! input or cache tokens disagree with the `result` line (e.g. calls missing from the stream);
+//! the session totals then come from the result line.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::model::{ParsedRun, ParsedTurn, SourceFormat, Usage};
+use crate::domain::{
+    ID_NAMESPACE, ReportedTotals, RetryRecord, SessionRecord, SessionStatus, SpanBatch, SpanKey,
+    TokenUsage, ToolCallRecord, TurnRecord, retry_reason, session_uuid, synthetic_key,
+};
+use crate::pricing::PriceTable;
+
+/// What the caller knows beyond the run itself.
+#[derive(Debug, Clone)]
+pub struct MapOptions {
+    pub target_id: Option<Uuid>,
+    /// When the run carries no times (a stream-json file read without a clock): its end time,
+    /// e.g. the file's modification time. Kept out of the run so its content hash is stable.
+    pub fallback_time: DateTime<Utc>,
+}
+
+/// The session's external id: the CLI's session id, or a hash of the parsed content.
+pub fn session_external_id(run: &ParsedRun) -> String {
+    match &run.session_id {
+        Some(id) => id.clone(),
+        None => {
+            let content = serde_json::to_vec(run).unwrap_or_default();
+            format!("claude-run-{}", Uuid::new_v5(&ID_NAMESPACE, &content))
+        }
+    }
+}
+
+pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> SpanBatch {
+    let external_id = session_external_id(run);
+    let session_id = session_uuid(&external_id);
+    let session_key = synthetic_key(session_id, "session");
+    let (started_at, ended_at) = session_times(run, options.fallback_time);
+
+    let mut batch = SpanBatch::default();
+    for (i, parsed) in run.turns.iter().enumerate() {
+        batch.turns.push(turn(
+            parsed,
+            i,
+            (session_id, &external_id, &session_key),
+            started_at,
+            prices,
+        ));
+    }
+    for call in &run.tool_calls {
+        let parent = synthetic_key(session_id, &format!("turn:{}", call.message_id));
+        let parent_turn = run
+            .turns
+            .iter()
+            .position(|t| t.message_id == call.message_id);
+        let turn_start = parent_turn.map_or(started_at, |i| batch.turns[i].started_at);
+        let start = call.called_at.unwrap_or(turn_start);
+        batch.tools.push(ToolCallRecord {
+            key: synthetic_key(session_id, &format!("tool:{}", call.id)),
+            parent_span_id: Some(parent.span_id),
+            session_id: Some(session_id),
+            session_external_id: Some(external_id.clone()),
+            tool_name: call.name.clone(),
+            file_path: call.file_path.clone(),
+            started_at: start,
+            finished_at: call.result_at.filter(|t| *t >= start).unwrap_or(start),
+            failed: call.is_error == Some(true),
+            attributes: json!({
+                "claude.tool_use_id": call.id,
+                "claude.result_seen": call.is_error.is_some(),
+                "claude.line": call.line,
+            }),
+        });
+    }
+    let failed = session_failed(run);
+    for retry in &run.retries {
+        // The retried call succeeded if a response came after the retry line.
+        let answered = run.turns.iter().any(|t| t.first_line > retry.line);
+        let succeeded = if answered {
+            Some(true)
+        } else if failed {
+            Some(false)
+        } else {
+            None
+        };
+        batch.retries.push(RetryRecord {
+            key: synthetic_key(
+                session_id,
+                &format!("retry:{}:{}", retry.line, retry.attempt),
+            ),
+            session_id: Some(session_id),
+            session_external_id: Some(external_id.clone()),
+            retry_number: i32::try_from(retry.attempt).unwrap_or(i32::MAX),
+            reason: retry_reason(retry.error_status, retry.error.as_deref()).to_string(),
+            original_model: run.model.clone(),
+            fallback_model: None,
+            wait_ms: retry.retry_delay_ms.map(|ms| ms.round() as i64),
+            succeeded,
+            exhausted: !answered && retry.max_retries.is_some_and(|max| retry.attempt >= max),
+            error_message: retry.error.clone(),
+            at: retry.at.unwrap_or(started_at),
+            attributes: json!({
+                "claude.max_retries": retry.max_retries,
+                "claude.retry_delay_ms": retry.retry_delay_ms,
+                "claude.error_status": retry.error_status,
+                "claude.line": retry.line,
+            }),
+        });
+    }
+    batch.sessions.push(SessionRecord {
+        key: session_key,
+        id: session_id,
+        external_id,
+        target_id: options.target_id,
+        target_name: None,
+        feature_id: None,
+        features_completed: None,
+        status: if failed {
+            SessionStatus::Failed
+        } else {
+            SessionStatus::Completed
+        },
+        status_message: status_message(run, failed),
+        started_at,
+        ended_at,
+        attributes: session_attributes(run),
+        reported: reported(run, prices),
+    });
+    batch
+}
+
+/// Start and end: the run's own times, else `fallback` as the end and the result line's
+/// duration before it.
+fn session_times(run: &ParsedRun, fallback: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let duration = run
+        .result
+        .as_ref()
+        .and_then(|r| r.duration_ms)
+        .map_or(Duration::zero(), Duration::milliseconds);
+    match (run.started_at, run.ended_at) {
+        (Some(start), Some(end)) => (start, end.max(start)),
+        (Some(start), None) => (start, start + duration),
+        (None, Some(end)) => (end - duration, end),
+        (None, None) => (fallback - duration, fallback),
+    }
+}
+
+fn turn(
+    parsed: &ParsedTurn,
+    index: usize,
+    (session_id, external_id, session_key): (Uuid, &str, &SpanKey),
+    session_start: DateTime<Utc>,
+    prices: &PriceTable,
+) -> TurnRecord {
+    let usage = token_usage(&parsed.usage);
+    let cost = prices.cost(&parsed.model, &usage);
+    let started_at = parsed.requested_at.unwrap_or(session_start);
+    let finished_at = parsed
+        .finished_at
+        .filter(|t| *t >= started_at)
+        .unwrap_or(started_at);
+    let ttft = parsed
+        .first_token_at
+        .zip(parsed.requested_at)
+        .map(|(first, sent)| (first - sent).num_milliseconds())
+        .filter(|ms| *ms >= 0);
+    TurnRecord {
+        key: synthetic_key(session_id, &format!("turn:{}", parsed.message_id)),
+        parent_span_id: Some(session_key.span_id.clone()),
+        session_id: Some(session_id),
+        session_external_id: Some(external_id.to_string()),
+        turn_number: i32::try_from(index + 1).ok(),
+        provider: Some("anthropic".into()),
+        model: parsed.model.clone(),
+        response_model: None,
+        // Anthropic's input_tokens excludes cache, unlike the semconv attribute this mirrors.
+        reported_input_tokens: None,
+        usage,
+        started_at,
+        finished_at,
+        time_to_first_token_ms: ttft,
+        cost_usd: cost.unwrap_or(0.0),
+        reported_cost_usd: None,
+        priced: cost.is_some(),
+        context_window: prices.context_window(&parsed.model),
+        failed: parsed.is_error,
+        attributes: json!({
+            "claude.message_id": parsed.message_id,
+            "claude.request_id": parsed.request_id,
+            "claude.stop_reason": parsed.stop_reason,
+            "claude.output_source": parsed.output_source,
+            "claude.reported_output_tokens": parsed.reported_output_tokens,
+            "claude.cache_write_5m_tokens": parsed.usage.cache_write_5m,
+            "claude.sidechain": parsed.sidechain,
+            "claude.timed": parsed.requested_at.is_some(),
+            "claude.lines": [parsed.first_line, parsed.last_line],
+        }),
+    }
+}
+
+fn token_usage(u: &Usage) -> TokenUsage {
+    TokenUsage {
+        input: u.input,
+        output: u.output,
+        cache_read: u.cache_read,
+        cache_write: u.cache_write,
+        cache_write_1h: u.cache_write_1h,
+    }
+}
+
+/// Failed: the result says so (`is_error`, even with subtype `success`, or an `error_*`
+/// subtype), the wrapped CLI exited non-zero, or a stream-json run ended without a result line.
+pub fn session_failed(run: &ParsedRun) -> bool {
+    let no_result = run.format == SourceFormat::StreamJson && run.result.is_none();
+    run.result.as_ref().is_some_and(|r| r.failed())
+        || run.exit_code.is_some_and(|c| c != 0)
+        || no_result
+}
+
+fn status_message(run: &ParsedRun, failed: bool) -> Option<String> {
+    if !failed {
+        return None;
+    }
+    let mut parts = Vec::new();
+    match &run.result {
+        Some(r) => {
+            parts.push(format!(
+                "result {}{}",
+                r.subtype,
+                if r.is_error { " (is_error)" } else { "" }
+            ));
+            parts.extend(r.errors.iter().cloned());
+        }
+        None => parts.push("no result line".into()),
+    }
+    if let Some(line) = run.truncated_line {
+        parts.push(format!("stream cut off at line {line}"));
+    }
+    if let Some(code) = run.exit_code.filter(|c| *c != 0) {
+        parts.push(format!("exit code {code}"));
+    }
+    Some(parts.join("; "))
+}
+
+/// Per-turn parsing cannot be trusted for totals: see the module documentation.
+pub fn aggregate_only(run: &ParsedRun) -> bool {
+    let Some(want) = run.result.as_ref().and_then(|r| r.usage) else {
+        return false;
+    };
+    let got = run.turn_totals();
+    run.incomplete()
+        || got.input != want.input
+        || got.cache_read != want.cache_read
+        || got.cache_write != want.cache_write
+}
+
+fn reported(run: &ParsedRun, prices: &PriceTable) -> Option<ReportedTotals> {
+    let r = run.result.as_ref()?;
+    Some(ReportedTotals {
+        computed_cost_usd: r.usage.as_ref().and_then(|u| result_cost(run, u, prices)),
+        cost_usd: r.total_cost_usd,
+        duration_ms: r.duration_ms,
+        duration_api_ms: r.duration_api_ms,
+        num_turns: r.num_turns.and_then(|n| i32::try_from(n).ok()),
+        usage: r.usage.as_ref().map(token_usage),
+        aggregate_only: aggregate_only(run),
+        raw: r.raw.clone(),
+    })
+}
+
+fn session_attributes(run: &ParsedRun) -> Value {
+    let mut attrs = json!({
+        "claude.source": run.format,
+        "claude.session_id": run.session_id,
+        "claude.cli_version": run.cli_version,
+        "claude.cwd": run.cwd,
+        "claude.model": run.model,
+        "claude.tools_offered": run.tools.len(),
+        "claude.lines": run.lines,
+        "claude.skipped_lines": run.skipped,
+        "claude.parse_errors": run.parse_errors,
+        "claude.truncated_line": run.truncated_line,
+        "claude.orphan_tool_results": run.orphan_tool_results,
+        "claude.reconciled_output_tokens": run.reconciled_output_tokens,
+        "claude.compactions": run.compactions,
+        "claude.exit_code": run.exit_code,
+        "acd.run": run.wrapper,
+    });
+    if let Some(r) = &run.result {
+        attrs["claude.result.subtype"] = json!(r.subtype);
+        attrs["claude.result.is_error"] = json!(r.is_error);
+        attrs["claude.result.stop_reason"] = json!(r.stop_reason);
+        attrs["claude.result.errors"] = json!(r.errors);
+    }
+    attrs
+}
+
+/// Our price for the result line's usage: per `modelUsage` entry when there is one (1-hour
+/// cache writes, which it does not split by model, shared in proportion to cache writes), else
+/// all of it at the run's model. None when a model is not in the price table.
+fn result_cost(run: &ParsedRun, usage: &Usage, prices: &PriceTable) -> Option<f64> {
+    let result = run.result.as_ref()?;
+    if result.model_usage.is_empty() {
+        let model = run
+            .model
+            .as_deref()
+            .or(run.turns.first().map(|t| t.model.as_str()))?;
+        return prices.cost(model, &token_usage(usage));
+    }
+    let mut total = 0.0;
+    for (model, m) in &result.model_usage {
+        let one_hour = if usage.cache_write > 0 {
+            (usage.cache_write_1h as f64 * m.cache_write as f64 / usage.cache_write as f64).round()
+                as i64
+        } else {
+            0
+        };
+        let tokens = TokenUsage {
+            input: m.input,
+            output: m.output,
+            cache_read: m.cache_read,
+            cache_write: m.cache_write,
+            cache_write_1h: one_hour.min(m.cache_write),
+        };
+        total += prices.cost(model, &tokens)?;
+    }
+    Some(total)
+}

@@ -170,9 +170,9 @@ async fn only_session(app: &TestApp) -> Value {
 async fn measures_ttft_and_turn_latency_of_a_partial_messages_stream_via_endpoint() {
     let app = TestApp::spawn().await;
     // Line 2 is system/init (the request goes out after it), 3 message_start, 5 the first
-    // content_block_delta (first token), 12 message_stop (the turn ends).
+    // content_block_delta (first token), 11 message_stop (the turn ends), 12 the result.
     let script = Script {
-        delays: vec![(3, 150), (5, 250), (12, 200)],
+        delays: vec![(3, 150), (5, 250), (11, 200)],
         ..Script::replay(PARTIAL)
     };
     let done = run(Sink::Endpoint(&app.api), &script).await;
@@ -191,7 +191,10 @@ async fn measures_ttft_and_turn_latency_of_a_partial_messages_stream_via_endpoin
 
     let session = session(&app, PARTIAL_SESSION).await;
     let wall = session["wall_clock_ms"].as_i64().expect("wall clock");
-    assert!(wall >= 600, "wall clock {wall} ms covers the scripted delays");
+    assert!(
+        wall >= 600,
+        "wall clock {wall} ms covers the scripted delays"
+    );
     assert_eq!(session["status"], "completed");
     let run = &session["attributes"]["acd.run"];
     assert_eq!(run["exit_code"], 0, "{session}");
@@ -201,7 +204,10 @@ async fn measures_ttft_and_turn_latency_of_a_partial_messages_stream_via_endpoin
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert!(command.contains(&"--include-partial-messages"), "{command:?}");
+    assert!(
+        command.contains(&"--include-partial-messages"),
+        "{command:?}"
+    );
     assert!(
         !command.iter().any(|a| a.contains("count from 1 to 5")),
         "the prompt is not stored: {command:?}"
@@ -324,7 +330,10 @@ async fn a_stream_cut_mid_line_is_passed_on_as_is_and_recorded() {
     };
     let done = run(Sink::Endpoint(&app.api), &script).await;
     assert_eq!(done.code, Some(1), "{}", done.stderr);
-    assert!(done.stdout == expected[..cut], "the partial line too, unchanged");
+    assert!(
+        done.stdout == expected[..cut],
+        "the partial line too, unchanged"
+    );
 
     let session = session(&app, PARTIAL_SESSION).await;
     assert_eq!(session["status"], "failed");

@@ -189,14 +189,16 @@ pub async fn run_child(
             // read_until keeps partial data in `buf` when another branch wins: cancel-safe.
             read = reader.read_until(b'\n', &mut buf), if !eof => {
                 let seen_at = Utc::now();
-                let n = read.unwrap_or(0);
-                if n == 0 {
+                // A read error ends the stream like EOF: nothing more can come from the pipe;
+                // bytes read before it are still passed on.
+                if read.unwrap_or(0) == 0 {
                     eof = true;
                     if buf.is_empty() {
                         continue;
                     }
-                    ended_mid_line = true;
                 }
+                // At EOF read_until returns what it has: a last line without its newline.
+                ended_mid_line = !buf.ends_with(b"\n");
                 bytes += buf.len() as u64;
                 lines += 1;
                 if passthrough_error.is_none()

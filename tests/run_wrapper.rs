@@ -288,8 +288,41 @@ async fn sigint_reaches_the_child_and_the_interrupted_run_is_recorded() {
     assert_eq!(session["status"], "failed");
     let run = &session["attributes"]["acd.run"];
     assert_eq!(run["exit_code"], 130, "{session}");
+    assert_eq!(run["signals_received"], serde_json::json!(["SIGINT"]));
     assert_eq!(run["signals_forwarded"], serde_json::json!(["SIGINT"]));
     assert_eq!(turns(&app, PARTIAL_SESSION).await.len(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_terminal_ctrl_c_reaches_the_child_once_and_the_run_is_recorded() {
+    let app = TestApp::spawn().await;
+    // On a pseudo-terminal, Ctrl-C makes the kernel signal the whole foreground process group:
+    // the child gets it directly, so the wrapper must not forward it a second time.
+    let pty_run = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pty-run");
+    let output = Command::new(pty_run)
+        .arg("8")
+        .arg(BIN)
+        .args(["run", "--endpoint", &app.api, "--"])
+        .arg(fake_claude())
+        .args(["-p", "count from 1 to 5", "--output-format", "stream-json"])
+        .env_remove("DATABASE_URL")
+        .env_remove("ACD_ENDPOINT")
+        .env("RUST_LOG", "warn")
+        .env("FAKE_CLAUDE_FIXTURE", fixture(PARTIAL))
+        .env("FAKE_CLAUDE_PAUSE_AFTER", "8")
+        .output()
+        .await
+        .expect("python3 runs tests/fixtures/pty-run");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{shown}");
+    assert!(shown.contains(r#""signal": "SIGINT""#), "{shown}");
+
+    let session = session(&app, PARTIAL_SESSION).await;
+    let run = &session["attributes"]["acd.run"];
+    assert_eq!(run["exit_code"], 130, "{session}");
+    assert_eq!(run["signals_received"], serde_json::json!(["SIGINT"]));
+    assert_eq!(run["signals_forwarded"], serde_json::json!([]), "{session}");
     app.shutdown().await;
 }
 

@@ -81,7 +81,9 @@ pub struct WrapperRun {
     pub signal: Option<String>,
     /// Spawn → exit, on the monotonic clock.
     pub wall_clock_ms: i64,
-    /// Signals sent to the wrapper and passed on to the child.
+    /// Signals that reached the wrapper while the child ran, and those it passed on (a
+    /// terminal's Ctrl-C reaches the child directly and is not sent twice).
+    pub signals_received: Vec<String>,
     pub signals_forwarded: Vec<String>,
     pub stdout_lines: u64,
     pub stdout_bytes: u64,

@@ -263,3 +263,26 @@ pub fn signal_name(signal: i32) -> String {
         other => format!("signal {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn exit_code_is_the_childs_or_128_plus_the_signal() {
+        // Raw wait statuses: exit code in the high byte, terminating signal in the low bits.
+        assert_eq!(Exit::from_status(ExitStatus::from_raw(3 << 8)).code(), 3);
+        assert_eq!(Exit::from_status(ExitStatus::from_raw(0)).code(), 0);
+        let killed = Exit::from_status(ExitStatus::from_raw(libc::SIGKILL));
+        assert_eq!(killed, Exit::Signal(libc::SIGKILL));
+        assert_eq!(killed.code(), 137);
+    }
+
+    #[test]
+    fn signal_bits_list_the_signals() {
+        let bits = (1u64 << libc::SIGINT) | (1u64 << libc::SIGTERM);
+        assert_eq!(signal_list(bits), vec![libc::SIGINT, libc::SIGTERM]);
+        assert_eq!(signal_name(libc::SIGINT), "SIGINT");
+    }
+}

@@ -27,6 +27,11 @@ pub fn complete(run: &mut ParsedRun, outcome: &Outcome, command: &[OsString]) {
             Exit::Code(_) => None,
         },
         wall_clock_ms: outcome.wall_clock_ms,
+        signals_received: outcome
+            .signals_received
+            .iter()
+            .map(|s| signal_name(*s))
+            .collect(),
         signals_forwarded: outcome
             .signals_forwarded
             .iter()

@@ -286,3 +286,27 @@ fn the_gzipped_fixture_is_intact() {
         .unwrap();
     assert_eq!(text.lines().count(), 142);
 }
+
+#[tokio::test]
+async fn a_cut_off_stream_without_result_is_still_recorded() {
+    let app = TestApp::spawn().await;
+    let url = database_url(&app);
+    let text = std::fs::read_to_string(fixture(
+        "guess-claude_code__scenario-b-partial.stream-json.jsonl",
+    ))
+    .unwrap();
+    let cut: String = text.lines().take(9).collect::<Vec<_>>().join("\n");
+    let cut = cut[..cut.len() - 30].to_string();
+    let args = ["ingest", "claude-stream", "-", "--database-url", &url];
+    let stderr = ok(&acd(&args, Some(cut.into_bytes())).await);
+    assert!(stderr.contains("last line 9 is truncated"), "{stderr}");
+    let s = session(&app, "65f64773-6c3d-4f3b-8527-743ba724a8fd").await;
+    assert_eq!(s["status"], "failed");
+    assert_eq!(s["turn_count"], 1);
+    assert_eq!(s["cache_write_tokens"], 12_069);
+    assert_eq!(
+        s["totals_source"], "turns",
+        "no result line to fall back on"
+    );
+    app.shutdown().await;
+}

@@ -8,7 +8,7 @@
 //   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 node harness.js [SESSION_ID]
 //
 // Environment:
-//   OTEL_EXPORTER_OTLP_ENDPOINT   collector address (the SDK's own variable; default localhost:4318)
+//   OTEL_EXPORTER_OTLP_ENDPOINT   the collector (the SDK's own variable; default localhost:4318)
 //   OTEL_EXPORTER_OTLP_PROTOCOL   http/protobuf (default), http/json or grpc (then use port 4317)
 //   ACD_SESSION_ID                session id, when not given as the argument (default: a new UUID)
 //   ACD_SCENARIO                  another scenario file (default ../scenario.json)
@@ -236,9 +236,10 @@ async function main() {
   });
   sdk.start();
 
+  const tracer = trace.getTracer('acd-example-harness', '1.0.0');
   let spans;
   try {
-    spans = await runSession(trace.getTracer('acd-example-harness', '1.0.0'), scenario, sessionId);
+    spans = await runSession(tracer, scenario, sessionId);
   } finally {
     // Flushes the batch processor and waits for the export: the process must not exit before.
     // A failed final export rejects here; it is already in exporter.failures.

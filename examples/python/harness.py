@@ -34,7 +34,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 
 def otlp_exporter():
-    """The exporter for OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL; each reads the endpoint from the env."""
+    """The exporter for OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL; it reads the endpoint from the env."""
     protocol = (
         os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -215,9 +215,8 @@ def report_test_run(tracer, run, session_id, parent):
 
 
 def main():
-    session_id = (sys.argv[1] if len(sys.argv) > 1 else None) or os.environ.get(
-        "ACD_SESSION_ID"
-    ) or str(uuid.uuid4())
+    args = sys.argv[1:]
+    session_id = (args[0] if args else "") or os.environ.get("ACD_SESSION_ID") or str(uuid.uuid4())
     scenario_path = os.environ.get("ACD_SCENARIO") or Path(__file__).parent.parent / "scenario.json"
     scenario = json.loads(Path(scenario_path).read_text(encoding="utf-8"))
     # The exporters report failures through logging: make them visible.
@@ -228,8 +227,9 @@ def main():
         resource=Resource.create({"service.name": f"{scenario['service_name']}-python"})
     )
     provider.add_span_processor(BatchSpanProcessor(exporter))
+    tracer = provider.get_tracer("acd-example-harness", "1.0.0")
     try:
-        spans = run_session(provider.get_tracer("acd-example-harness", "1.0.0"), scenario, session_id)
+        spans = run_session(tracer, scenario, session_id)
     finally:
         # Flushes the batch processor and waits for the export: the process must not exit before.
         provider.shutdown()

@@ -3,8 +3,12 @@
 //! A request is acknowledged only after its transaction has committed.
 
 mod attributes;
+mod claude_code;
 mod error;
 pub mod http_body;
+mod log_mapping;
+mod logs;
+mod retry_events;
 mod span_mapping;
 mod traces;
 
@@ -47,14 +51,16 @@ impl Ingest {
     }
 }
 
-/// The OTLP/HTTP router: POST /v1/traces (protobuf or JSON, optionally gzip).
+/// The OTLP/HTTP router: POST /v1/traces and /v1/logs (protobuf or JSON, optionally gzip).
 pub fn http_router(ingest: Ingest) -> Router {
     Router::new()
         .route("/v1/traces", post(traces::http_export))
+        .route("/v1/logs", post(logs::http_export))
         .with_state(ingest)
 }
 
 /// The OTLP/gRPC services, ready to add to a tonic server.
 pub fn grpc_routes(ingest: Ingest) -> tonic::service::Routes {
-    tonic::service::Routes::new(traces::grpc_service(ingest))
+    tonic::service::Routes::new(traces::grpc_service(ingest.clone()))
+        .add_service(logs::grpc_service(ingest))
 }

@@ -2,7 +2,9 @@
 //! one module per table family. Queries are compile-checked (`sqlx::query!`, cached in `.sqlx/`).
 
 mod database;
+mod details;
 mod embedded;
+mod file_access;
 mod ingest;
 mod rollups;
 pub mod sessions;

@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 pub mod process;
+pub mod scenario;
 pub mod spans;
 
 use std::time::Duration;

@@ -1,7 +1,8 @@
 //! The examples in examples/ are compatibility tests: each harness (Node.js on the official
 //! `@opentelemetry/sdk-node`, Python on the official SDK) runs as a user would run it, against a
 //! real collector, over each OTLP transport its SDK offers, and the REST API and /metrics must
-//! show exactly the session of examples/scenario.json, which both harnesses replay.
+//! show exactly the session of examples/scenario.json, which both harnesses replay: its turns,
+//! tokens, tools and retries (each `acd.retry` event's row is read from session_retries too).
 //! The SDKs come from scripts/node-deps and scripts/python-venv (pinned, installed once).
 
 mod common;

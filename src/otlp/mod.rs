@@ -5,6 +5,8 @@
 mod attributes;
 mod error;
 pub mod http_body;
+pub mod metric_mapping;
+mod metrics;
 mod span_mapping;
 mod traces;
 
@@ -47,14 +49,16 @@ impl Ingest {
     }
 }
 
-/// The OTLP/HTTP router: POST /v1/traces (protobuf or JSON, optionally gzip).
+/// The OTLP/HTTP router: POST /v1/traces and /v1/metrics (protobuf or JSON, optionally gzip).
 pub fn http_router(ingest: Ingest) -> Router {
     Router::new()
         .route("/v1/traces", post(traces::http_export))
+        .route("/v1/metrics", post(metrics::http_export))
         .with_state(ingest)
 }
 
 /// The OTLP/gRPC services, ready to add to a tonic server.
 pub fn grpc_routes(ingest: Ingest) -> tonic::service::Routes {
-    tonic::service::Routes::new(traces::grpc_service(ingest))
+    tonic::service::Routes::new(traces::grpc_service(ingest.clone()))
+        .add_service(metrics::grpc_service(ingest))
 }

@@ -2,6 +2,7 @@
 //! random ports in front of it (as zero-to-production's `spawn_app`).
 #![allow(dead_code)]
 
+pub mod claude_code;
 pub mod spans;
 
 use std::time::Duration;

@@ -61,6 +61,24 @@ pub struct SessionRecord {
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
     pub attributes: Value,
+    /// What the source itself reported for the whole session (e.g. a stream-json `result` line).
+    pub reported: Option<ReportedTotals>,
+}
+
+/// Session-level figures a source reports about itself, kept beside what we compute.
+#[derive(Debug, Clone, Default)]
+pub struct ReportedTotals {
+    pub cost_usd: Option<f64>,
+    pub duration_ms: Option<i64>,
+    pub duration_api_ms: Option<i64>,
+    pub num_turns: Option<i32>,
+    pub usage: Option<TokenUsage>,
+    /// Our cost of `usage` from the price table (used for the session when `aggregate_only`).
+    pub computed_cost_usd: Option<f64>,
+    /// Per-turn parsing was incomplete: session totals come from these figures, not the turns.
+    pub aggregate_only: bool,
+    /// The source's own record (e.g. the result line's usage and modelUsage), kept verbatim.
+    pub raw: Value,
 }
 
 impl SessionRecord {
@@ -76,6 +94,8 @@ pub struct TokenUsage {
     pub output: i64,
     pub cache_read: i64,
     pub cache_write: i64,
+    /// The part of `cache_write` written with the 1-hour TTL (priced higher than 5-minute writes).
+    pub cache_write_1h: i64,
 }
 
 /// A turn span: one model call (`gen_ai.operation.name = chat`).
@@ -97,6 +117,8 @@ pub struct TurnRecord {
     pub finished_at: DateTime<Utc>,
     pub time_to_first_token_ms: Option<i64>,
     pub cost_usd: f64,
+    /// The source's own cost figure for this call (Claude Code's `cost_usd`), when it gives one.
+    pub reported_cost_usd: Option<f64>,
     /// False when the model is not in the price table (cost is then 0).
     pub priced: bool,
     pub context_window: i32,
@@ -125,6 +147,81 @@ pub struct ToolCallRecord {
     pub attributes: Value,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTarget {
+    pub session_id: Uuid,
+    pub target_id: Uuid,
+    pub target_name: Option<String>,
+}
+
+/// One failed model call that was (or could not be) retried.
+#[derive(Debug, Clone)]
+pub struct RetryRecord {
+    pub key: SpanKey,
+    pub session_id: Option<Uuid>,
+    pub session_external_id: Option<String>,
+    pub retry_number: i32,
+    /// One of [`RETRY_REASONS`].
+    pub reason: String,
+    pub original_model: Option<String>,
+    pub fallback_model: Option<String>,
+    pub wait_ms: Option<i64>,
+    pub succeeded: Option<bool>,
+    /// The retry budget ran out: this failure was final.
+    pub exhausted: bool,
+    pub error_message: Option<String>,
+    pub at: DateTime<Utc>,
+    pub attributes: Value,
+}
+
+/// The bounded set of retry reasons (also a metric label).
+pub const RETRY_REASONS: [&str; 6] = [
+    "rate_limit",
+    "overloaded",
+    "timeout",
+    "server_error",
+    "connection",
+    "error",
+];
+
+/// A retry reason from an HTTP status and/or error text: 429 → rate_limit, 529 or "overloaded" →
+/// overloaded, timeouts → timeout, other 5xx → server_error, connection failures → connection.
+pub fn retry_reason(status: Option<i64>, error: Option<&str>) -> &'static str {
+    let text = error.unwrap_or("").to_ascii_lowercase();
+    match status {
+        Some(429) => return "rate_limit",
+        Some(529) => return "overloaded",
+        Some(408 | 504) => return "timeout",
+        _ => {}
+    }
+    if text.contains("overloaded") {
+        "overloaded"
+    } else if text.contains("rate limit") || text.contains("rate_limit") {
+        "rate_limit"
+    } else if text.contains("timeout") || text.contains("timed out") {
+        "timeout"
+    } else if status.is_some_and(|s| (500..600).contains(&s)) {
+        "server_error"
+    } else if text.contains("connection") || text.contains("econn") || text.contains("network") {
+        "connection"
+    } else {
+        "error"
+    }
+}
+
+/// A synthetic span identity for records that do not come from a span (events, stream-json
+/// lines): the session's UUID as trace id, and 8 bytes of a UUIDv5 over a stable description
+/// of the record as span id, so a resent record maps to the same key.
+pub fn synthetic_key(session: Uuid, description: &str) -> SpanKey {
+    let mut name = session.as_bytes().to_vec();
+    name.extend_from_slice(description.as_bytes());
+    let id = Uuid::new_v5(&ID_NAMESPACE, &name);
+    SpanKey {
+        trace_id: session.as_bytes().to_vec(),
+        span_id: id.as_bytes()[..8].to_vec(),
+    }
+}
+
 /// A span that could not be accepted, and why (reported back as OTLP partial success).
 #[derive(Debug, Clone)]
 pub struct Rejection {
@@ -138,6 +235,10 @@ pub struct SpanBatch {
     pub sessions: Vec<SessionRecord>,
     pub turns: Vec<TurnRecord>,
     pub tools: Vec<ToolCallRecord>,
+    pub retries: Vec<RetryRecord>,
+    /// Targets named by records that are not session spans (e.g. `acd.target.id` set as an
+    /// OTEL resource attribute of Claude Code): given to the session if it has none yet.
+    pub session_targets: Vec<SessionTarget>,
     pub rejected: Vec<Rejection>,
     /// Valid spans that are none of ours (no known `gen_ai.operation.name`): accepted, not stored.
     pub ignored: usize,
@@ -145,7 +246,7 @@ pub struct SpanBatch {
 
 impl SpanBatch {
     pub fn stored_span_count(&self) -> usize {
-        self.sessions.len() + self.turns.len() + self.tools.len()
+        self.sessions.len() + self.turns.len() + self.tools.len() + self.retries.len()
     }
 }
 
@@ -156,11 +257,15 @@ pub struct IngestReport {
     pub new_sessions: Vec<usize>,
     pub new_turns: Vec<usize>,
     pub new_tools: Vec<usize>,
+    pub new_retries: Vec<usize>,
     pub duplicates: usize,
 }
 
 impl IngestReport {
     pub fn new_span_count(&self) -> usize {
-        self.new_sessions.len() + self.new_turns.len() + self.new_tools.len()
+        self.new_sessions.len()
+            + self.new_turns.len()
+            + self.new_tools.len()
+            + self.new_retries.len()
     }
 }

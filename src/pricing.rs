@@ -105,12 +105,21 @@ impl PriceTable {
 }
 
 impl ModelPrice {
+    /// `usage.cache_write_1h` is the part of `cache_write` priced at the 1-hour rate.
     pub fn cost(&self, usage: &TokenUsage) -> f64 {
+        let one_hour = usage.cache_write_1h.clamp(0, usage.cache_write);
+        let five_minute = usage.cache_write - one_hour;
         (usage.input as f64 * self.input
             + usage.output as f64 * self.output
             + usage.cache_read as f64 * self.cache_read
-            + usage.cache_write as f64 * self.cache_write)
+            + five_minute as f64 * self.cache_write
+            + one_hour as f64 * self.cache_write_1h())
             / 1_000_000.0
+    }
+
+    /// The 1-hour cache write price: as listed, else twice the input price (Anthropic's rule).
+    pub fn cache_write_1h(&self) -> f64 {
+        self.cache_write_1h.unwrap_or(self.input * 2.0)
     }
 }
 
@@ -145,10 +154,18 @@ mod tests {
             output: 100_000,
             cache_read: 2_000_000,
             cache_write: 400_000,
+            cache_write_1h: 0,
         };
         // sonnet 4: 3 + 1.5 + 0.6 + 1.5
         let cost = table.cost("claude-sonnet-4-20250514", &usage).unwrap();
         assert!((cost - 6.6).abs() < 1e-9, "{cost}");
+        // A quarter of the writes with the 1-hour TTL: 100K at 6.0 instead of 3.75.
+        let one_hour = TokenUsage {
+            cache_write_1h: 100_000,
+            ..usage
+        };
+        let cost = table.cost("claude-sonnet-4-20250514", &one_hour).unwrap();
+        assert!((cost - 6.825).abs() < 1e-9, "{cost}");
     }
 
     #[test]

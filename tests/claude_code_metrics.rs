@@ -7,7 +7,7 @@
 mod common;
 
 use common::TestApp;
-use common::claude_code::{ClaudeCode, MODEL, SESSION, attrs, flush, meter, provider, stop};
+use common::claude_metrics::{ClaudeCode, MODEL, SESSION, attrs, flush, meter, provider, stop};
 use common::spans::Transport;
 use opentelemetry_sdk::metrics::Temporality;
 use serde_json::Value;

@@ -3,10 +3,14 @@
 //! A request is acknowledged only after its transaction has committed.
 
 mod attributes;
+mod claude_code;
 mod error;
 pub mod http_body;
+mod log_mapping;
+mod logs;
 pub mod metric_mapping;
 mod metrics;
+mod retry_events;
 mod span_mapping;
 mod traces;
 
@@ -49,10 +53,12 @@ impl Ingest {
     }
 }
 
-/// The OTLP/HTTP router: POST /v1/traces and /v1/metrics (protobuf or JSON, optionally gzip).
+/// The OTLP/HTTP router: POST /v1/traces, /v1/logs and /v1/metrics (protobuf or JSON,
+/// optionally gzip).
 pub fn http_router(ingest: Ingest) -> Router {
     Router::new()
         .route("/v1/traces", post(traces::http_export))
+        .route("/v1/logs", post(logs::http_export))
         .route("/v1/metrics", post(metrics::http_export))
         .with_state(ingest)
 }
@@ -60,5 +66,6 @@ pub fn http_router(ingest: Ingest) -> Router {
 /// The OTLP/gRPC services, ready to add to a tonic server.
 pub fn grpc_routes(ingest: Ingest) -> tonic::service::Routes {
     tonic::service::Routes::new(traces::grpc_service(ingest.clone()))
+        .add_service(logs::grpc_service(ingest.clone()))
         .add_service(metrics::grpc_service(ingest))
 }

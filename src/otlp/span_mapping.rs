@@ -62,16 +62,62 @@ fn map_span(
         Some("invoke_agent") => Kind::Session,
         Some("chat" | "text_completion" | "generate_content") => Kind::Turn,
         Some("execute_tool") => Kind::Tool,
+        _ if span.name == "claude_code.llm_request" || span.name == "claude_code.tool" => {
+            return claude_code_span(span, resource, attrs, prices, batch);
+        }
+        _ if span.name == super::retry_events::RETRY_EVENT => {
+            span_facts(span, resource, attrs)?;
+            batch
+                .retries
+                .push(super::retry_events::retry_span(span, resource));
+            return Ok(());
+        }
         _ => {
             batch.ignored += 1;
             return Ok(());
         }
     };
     let facts = span_facts(span, resource, attrs)?;
+    let model = facts.attrs.str("gen_ai.request.model");
+    batch
+        .retries
+        .extend(super::retry_events::retries_of(span, resource, model));
     match kind {
         Kind::Session => batch.sessions.push(session(facts)),
         Kind::Turn => batch.turns.push(turn(facts, prices)?),
         Kind::Tool => batch.tools.push(tool(facts, &span.name)),
+    }
+    Ok(())
+}
+
+/// Claude Code's beta trace spans: keyed like its events, so a call reported both ways (events
+/// and spans) is stored once. Spans without `session.id` cannot be placed and are ignored.
+fn claude_code_span(
+    span: &Span,
+    resource: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    attrs: Attributes<'_>,
+    prices: &PriceTable,
+    batch: &mut SpanBatch,
+) -> Result<(), String> {
+    let Some(external) = attrs.str("session.id") else {
+        batch.ignored += 1;
+        return Ok(());
+    };
+    let facts = span_facts(span, resource, attrs)?;
+    let fallback_id = format!("span:{}", attributes::hex(&facts.key.span_id));
+    let call = super::claude_code::CallFacts {
+        attrs: &facts.attrs,
+        session: session_uuid(&external),
+        external_id: &external,
+        ended_at: facts.ended_at,
+        json: facts.json.clone(),
+    };
+    if span.name == "claude_code.llm_request" {
+        let turn = super::claude_code::turn(call, &fallback_id, prices, Some(facts.started_at))?;
+        batch.turns.push(turn);
+    } else {
+        let tool = super::claude_code::tool(call, &fallback_id, Some(facts.started_at))?;
+        batch.tools.push(tool);
     }
     Ok(())
 }
@@ -163,6 +209,7 @@ fn session(f: SpanFacts<'_>) -> SessionRecord {
         ended_at: f.ended_at,
         attributes: f.json,
         key: f.key,
+        reported: None,
     }
 }
 
@@ -190,6 +237,7 @@ fn turn(f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String> {
         output: count("gen_ai.usage.output_tokens")?,
         cache_read,
         cache_write,
+        cache_write_1h: count("acd.usage.cache_creation_1h.input_tokens")?.min(cache_write),
     };
     let response_model = f.attrs.str("gen_ai.response.model");
     let model = f
@@ -218,6 +266,7 @@ fn turn(f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String> {
             .or_else(|| f.attrs.str("gen_ai.system")),
         context_window: prices.context_window(&model),
         cost_usd: cost.unwrap_or(0.0),
+        reported_cost_usd: f.attrs.float("acd.cost_usd").filter(|c| *c >= 0.0),
         priced: cost.is_some(),
         model,
         response_model,

@@ -99,7 +99,8 @@ fn semconv_input_includes_cache_and_is_stored_uncached() {
             input: 200,
             output: 200,
             cache_read: 1000,
-            cache_write: 300
+            cache_write: 300,
+            cache_write_1h: 0,
         }
     );
     assert_eq!(turn.reported_input_tokens, Some(1500));

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Error, Store, rollups};
+use super::{Error, Store, details, file_access, rollups};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
 type Key = (Vec<u8>, Vec<u8>);
@@ -23,6 +23,7 @@ fn key(k: &SpanKey) -> Key {
 struct Resolution {
     turns: Vec<Option<Uuid>>,
     tools: Vec<Option<Uuid>>,
+    retries: Vec<Option<Uuid>>,
     /// trace → session pairs learnt from this batch, used to attach earlier orphans.
     traces: HashMap<Vec<u8>, Uuid>,
 }
@@ -78,6 +79,11 @@ impl Store {
                 candidates.push(('c', i, key(&t.key)));
             }
         }
+        for (i, r) in batch.retries.iter().enumerate() {
+            if push(&r.key, None, "retry", resolution.retries[i]) {
+                candidates.push(('r', i, key(&r.key)));
+            }
+        }
         let fresh: HashSet<Key> = sqlx::query!(
             r#"INSERT INTO otlp_spans (trace_id, span_id, parent_span_id, kind, session_id)
                SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::text[], $5::uuid[])
@@ -99,7 +105,8 @@ impl Store {
                 match kind {
                     's' => report.new_sessions.push(i),
                     't' => report.new_turns.push(i),
-                    _ => report.new_tools.push(i),
+                    'c' => report.new_tools.push(i),
+                    _ => report.new_retries.push(i),
                 }
             }
         }
@@ -118,16 +125,26 @@ impl Store {
         upsert_targets(&mut tx, &new_sessions).await?;
         ensure_placeholder_sessions(&mut tx, batch, &report, &resolution).await?;
         upsert_sessions(&mut tx, &new_sessions).await?;
-        insert_turns(&mut tx, batch, &report, &resolution).await?;
-        insert_tools(&mut tx, batch, &report, &resolution).await?;
+        details::apply_reported(&mut tx, &new_sessions).await?;
+        details::apply_session_targets(&mut tx, &batch.session_targets).await?;
+        details::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
+        details::insert_tools(&mut tx, batch, &report, &resolution.tools).await?;
+        details::insert_retries(&mut tx, batch, &report, &resolution.retries).await?;
 
         // 3. Attach earlier orphans of these traces, then recompute what changed.
         let mut touched: HashSet<Uuid> = new_sessions.iter().map(|s| s.id).collect();
         touched.extend(report.new_turns.iter().filter_map(|&i| resolution.turns[i]));
         touched.extend(report.new_tools.iter().filter_map(|&i| resolution.tools[i]));
+        touched.extend(
+            report
+                .new_retries
+                .iter()
+                .filter_map(|&i| resolution.retries[i]),
+        );
         touched.extend(attach_orphans(&mut tx, &resolution.traces).await?);
         let touched: Vec<Uuid> = touched.into_iter().collect();
         rollups::recompute_sessions(&mut tx, &touched).await?;
+        file_access::recompute(&mut tx, &touched).await?;
 
         tx.commit().await?;
         Ok(report)
@@ -146,7 +163,8 @@ async fn resolve_sessions(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<Resoluti
         .turns
         .iter()
         .map(|t| (&t.key, t.session_id))
-        .chain(batch.tools.iter().map(|t| (&t.key, t.session_id)));
+        .chain(batch.tools.iter().map(|t| (&t.key, t.session_id)))
+        .chain(batch.retries.iter().map(|r| (&r.key, r.session_id)));
     for (k, session) in named.clone() {
         if let Some(id) = session {
             traces.entry(k.trace_id.clone()).or_insert(id);
@@ -183,6 +201,11 @@ async fn resolve_sessions(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<Resoluti
             .tools
             .iter()
             .map(|t| lookup(&t.key, t.session_id))
+            .collect(),
+        retries: batch
+            .retries
+            .iter()
+            .map(|r| lookup(&r.key, r.session_id))
             .collect(),
         traces,
     })
@@ -235,6 +258,10 @@ async fn ensure_placeholder_sessions(
     for &i in &report.new_tools {
         let t = &batch.tools[i];
         note(resolution.tools[i], &t.session_external_id, t.started_at);
+    }
+    for &i in &report.new_retries {
+        let r = &batch.retries[i];
+        note(resolution.retries[i], &r.session_external_id, r.at);
     }
     let mut ids = Vec::with_capacity(first.len());
     let mut externals = Vec::with_capacity(first.len());
@@ -335,158 +362,6 @@ async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Result
     Ok(())
 }
 
-async fn insert_turns(
-    tx: &mut Tx<'_>,
-    batch: &SpanBatch,
-    report: &IngestReport,
-    resolution: &Resolution,
-) -> Result<(), Error> {
-    let turns: Vec<_> = report
-        .new_turns
-        .iter()
-        .map(|&i| (&batch.turns[i], resolution.turns[i]))
-        .collect();
-    let col = |f: &dyn Fn(&crate::domain::TurnRecord) -> i32| {
-        turns.iter().map(|(t, _)| f(t)).collect::<Vec<i32>>()
-    };
-    sqlx::query!(
-        r#"INSERT INTO session_turns (id, session_id, turn_number, turn_number_inferred, started_at,
-               finished_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-               reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
-               response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
-               status, attributes)
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::timestamptz[],
-               $6::timestamptz[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],
-               $12::bytea[], $13::bytea[], $14::bytea[], $15::text[], $16::text[], $17::text[],
-               $18::int[], $19::int[], $20::float8[], $21::int[], $22::text[], $23::jsonb[])"#,
-        &turns
-            .iter()
-            .map(|(t, _)| t.key.row_id())
-            .collect::<Vec<_>>(),
-        &turns.iter().map(|(_, s)| *s).collect::<Vec<_>>() as &[Option<Uuid>],
-        &col(&|t| t.turn_number.unwrap_or(0)),
-        &turns
-            .iter()
-            .map(|(t, _)| t.turn_number.is_none())
-            .collect::<Vec<_>>(),
-        &turns.iter().map(|(t, _)| t.started_at).collect::<Vec<_>>(),
-        &turns.iter().map(|(t, _)| t.finished_at).collect::<Vec<_>>(),
-        &col(&|t| t.usage.input as i32),
-        &col(&|t| t.usage.output as i32),
-        &col(&|t| t.usage.cache_read as i32),
-        &col(&|t| t.usage.cache_write as i32),
-        &turns
-            .iter()
-            .map(|(t, _)| t.reported_input_tokens.and_then(|n| i32::try_from(n).ok()))
-            .collect::<Vec<_>>() as &[Option<i32>],
-        &turns
-            .iter()
-            .map(|(t, _)| t.key.trace_id.clone())
-            .collect::<Vec<_>>(),
-        &turns
-            .iter()
-            .map(|(t, _)| t.key.span_id.clone())
-            .collect::<Vec<_>>(),
-        &turns
-            .iter()
-            .map(|(t, _)| t.parent_span_id.clone())
-            .collect::<Vec<_>>() as &[Option<Vec<u8>>],
-        &turns
-            .iter()
-            .map(|(t, _)| t.provider.clone())
-            .collect::<Vec<_>>() as &[Option<String>],
-        &turns
-            .iter()
-            .map(|(t, _)| t.model.clone())
-            .collect::<Vec<_>>(),
-        &turns
-            .iter()
-            .map(|(t, _)| t.response_model.clone())
-            .collect::<Vec<_>>() as &[Option<String>],
-        &col(&|t| i32::try_from(t.duration_ms()).unwrap_or(i32::MAX)),
-        &turns
-            .iter()
-            .map(|(t, _)| t.time_to_first_token_ms.and_then(|n| i32::try_from(n).ok()))
-            .collect::<Vec<_>>() as &[Option<i32>],
-        &turns.iter().map(|(t, _)| t.cost_usd).collect::<Vec<_>>(),
-        &col(&|t| t.context_window),
-        &turns
-            .iter()
-            .map(|(t, _)| if t.failed { "error" } else { "ok" }.to_string())
-            .collect::<Vec<_>>(),
-        &turns
-            .iter()
-            .map(|(t, _)| t.attributes.clone())
-            .collect::<Vec<_>>(),
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn insert_tools(
-    tx: &mut Tx<'_>,
-    batch: &SpanBatch,
-    report: &IngestReport,
-    resolution: &Resolution,
-) -> Result<(), Error> {
-    let tools: Vec<_> = report
-        .new_tools
-        .iter()
-        .map(|&i| (&batch.tools[i], resolution.tools[i]))
-        .collect();
-    sqlx::query!(
-        r#"INSERT INTO session_tool_calls (id, session_id, trace_id, span_id, parent_span_id,
-               tool_name, file_path, started_at, duration_ms, status, attributes)
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[],
-               $6::text[], $7::text[], $8::timestamptz[], $9::int[], $10::text[], $11::jsonb[])"#,
-        &tools
-            .iter()
-            .map(|(t, _)| t.key.row_id())
-            .collect::<Vec<_>>(),
-        &tools.iter().map(|(_, s)| *s).collect::<Vec<_>>() as &[Option<Uuid>],
-        &tools
-            .iter()
-            .map(|(t, _)| t.key.trace_id.clone())
-            .collect::<Vec<_>>(),
-        &tools
-            .iter()
-            .map(|(t, _)| t.key.span_id.clone())
-            .collect::<Vec<_>>(),
-        &tools
-            .iter()
-            .map(|(t, _)| t.parent_span_id.clone())
-            .collect::<Vec<_>>() as &[Option<Vec<u8>>],
-        &tools
-            .iter()
-            .map(|(t, _)| t.tool_name.clone())
-            .collect::<Vec<_>>(),
-        &tools
-            .iter()
-            .map(|(t, _)| t.file_path.clone())
-            .collect::<Vec<_>>() as &[Option<String>],
-        &tools.iter().map(|(t, _)| t.started_at).collect::<Vec<_>>(),
-        &tools
-            .iter()
-            .map(
-                |(t, _)| i32::try_from((t.finished_at - t.started_at).num_milliseconds())
-                    .unwrap_or(i32::MAX)
-            )
-            .collect::<Vec<_>>(),
-        &tools
-            .iter()
-            .map(|(t, _)| if t.failed { "error" } else { "ok" }.to_string())
-            .collect::<Vec<_>>(),
-        &tools
-            .iter()
-            .map(|(t, _)| t.attributes.clone())
-            .collect::<Vec<_>>(),
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Gives stored turns and tools of these traces that had no session their session now.
 async fn attach_orphans(
     tx: &mut Tx<'_>,
@@ -510,6 +385,18 @@ async fn attach_orphans(
                FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
                WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
                RETURNING t.session_id AS "session_id!""#,
+            &trace_ids,
+            &session_ids,
+        )
+        .fetch_all(&mut **tx)
+        .await?,
+    );
+    touched.extend(
+        sqlx::query_scalar!(
+            r#"UPDATE session_retries r SET session_id = m.session_id
+               FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+               WHERE r.trace_id = m.trace_id AND r.session_id IS NULL
+               RETURNING r.session_id AS "session_id!""#,
             &trace_ids,
             &session_ids,
         )

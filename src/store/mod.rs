@@ -3,7 +3,9 @@
 
 pub mod claude_metrics;
 mod database;
+mod details;
 mod embedded;
+mod file_access;
 mod ingest;
 mod rollups;
 pub mod sessions;

@@ -42,17 +42,50 @@ pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<()
     .execute(&mut **tx)
     .await?;
 
+    // Tool calls with no parent span (Claude Code's tool_result events) belong to the latest
+    // turn of their session that finished before the tool started: the call that asked for it.
+    sqlx::query!(
+        r#"UPDATE session_turns t SET tool_calls = agg.calls
+           FROM (SELECT p.turn_id,
+                        jsonb_agg(jsonb_build_object(
+                            'name', c.tool_name, 'file_path', c.file_path,
+                            'started_at', c.started_at, 'duration_ms', c.duration_ms,
+                            'status', c.status) ORDER BY c.started_at, c.span_id) AS calls
+                 FROM session_tool_calls c
+                 CROSS JOIN LATERAL (
+                     SELECT t2.id AS turn_id FROM session_turns t2
+                     WHERE t2.session_id = c.session_id
+                       AND t2.finished_at <= c.started_at + interval '1 second'
+                     ORDER BY t2.finished_at DESC LIMIT 1) p
+                 WHERE c.session_id = ANY($1) AND c.parent_span_id IS NULL
+                 GROUP BY p.turn_id) agg
+           WHERE t.id = agg.turn_id AND t.tool_calls IS DISTINCT FROM agg.calls"#,
+        sessions
+    )
+    .execute(&mut **tx)
+    .await?;
+
     // Session totals. A session whose span has not arrived yet (span_id IS NULL) takes its
     // start and wall clock from its turns.
     sqlx::query!(
         r#"UPDATE harness_sessions s SET
-               turn_count = a.turns,
-               input_tokens = a.input_tokens,
-               output_tokens = a.output_tokens,
-               cache_read_tokens = a.cache_read_tokens,
-               cache_write_tokens = a.cache_write_tokens,
-               cost_usd = a.cost_usd,
-               api_latency_ms = a.api_ms,
+               turn_count = CASE WHEN s.totals_source = 'result' THEN s.turn_count ELSE a.turns END,
+               input_tokens = CASE WHEN s.totals_source = 'result' THEN s.input_tokens
+                                   ELSE a.input_tokens END,
+               output_tokens = CASE WHEN s.totals_source = 'result' THEN s.output_tokens
+                                    ELSE a.output_tokens END,
+               cache_read_tokens = CASE WHEN s.totals_source = 'result' THEN s.cache_read_tokens
+                                        ELSE a.cache_read_tokens END,
+               cache_write_tokens = CASE WHEN s.totals_source = 'result' THEN s.cache_write_tokens
+                                         ELSE a.cache_write_tokens END,
+               cache_write_1h_tokens = CASE WHEN s.totals_source = 'result'
+                                            THEN s.cache_write_1h_tokens
+                                            ELSE a.cache_write_1h_tokens END,
+               cost_usd = CASE WHEN s.totals_source = 'result' THEN s.cost_usd ELSE a.cost_usd END,
+               reported_cost_usd = COALESCE(s.reported_session_cost_usd, a.reported_cost_usd),
+               -- LEAST ignores NULLs, so the NULL case is spelt out.
+               api_latency_ms = CASE WHEN s.reported_api_ms IS NULL THEN a.api_ms
+                                     ELSE LEAST(s.reported_api_ms, 2147483647)::int END,
                time_to_first_token_ms = a.ttft_p50,
                started_at = CASE WHEN s.span_id IS NULL THEN LEAST(s.started_at, a.first_start)
                                  ELSE s.started_at END,
@@ -67,7 +100,9 @@ pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<()
                         sum(output_tokens)::bigint AS output_tokens,
                         sum(cache_read_tokens)::bigint AS cache_read_tokens,
                         sum(cache_write_tokens)::bigint AS cache_write_tokens,
+                        sum(cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
                         sum(cost_usd) AS cost_usd,
+                        sum(reported_cost_usd) AS reported_cost_usd,
                         LEAST(sum(duration_ms::bigint), 2147483647)::int AS api_ms,
                         (percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_first_token_ms))::int
                             AS ttft_p50,
@@ -76,6 +111,26 @@ pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<()
                  FROM session_turns WHERE session_id = ANY($1)
                  GROUP BY session_id) a
            WHERE s.id = a.session_id"#,
+        sessions
+    )
+    .execute(&mut **tx)
+    .await?;
+
+    // Retry figures of the PRD's session columns, from the retry rows.
+    sqlx::query!(
+        r#"UPDATE harness_sessions s SET
+               retry_count = r.retries,
+               max_retries_hit = r.exhausted,
+               model_fallbacks = r.fallbacks,
+               updated_at = NOW()
+           FROM (SELECT session_id,
+                        count(*)::int AS retries,
+                        bool_or(exhausted) AS exhausted,
+                        (count(*) FILTER (WHERE fallback_model IS NOT NULL
+                             AND fallback_model IS DISTINCT FROM original_model))::int AS fallbacks
+                 FROM session_retries WHERE session_id = ANY($1)
+                 GROUP BY session_id) r
+           WHERE s.id = r.session_id"#,
         sessions
     )
     .execute(&mut **tx)

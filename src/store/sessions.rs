@@ -30,7 +30,25 @@ pub struct SessionSummary {
     pub output_tokens: i64,
     pub cache_read_tokens: i64,
     pub cache_write_tokens: i64,
+    /// Part of `cache_write_tokens` written with the 1-hour TTL.
+    pub cache_write_1h_tokens: i64,
+    /// Our cost: tokens × the price table.
     pub cost_usd: f64,
+    /// The source's own cost figure (Claude Code's `cost_usd` per call, or a stream-json
+    /// `total_cost_usd`), when it gave one.
+    pub reported_cost_usd: Option<f64>,
+    /// `cost_usd − reported_cost_usd`.
+    pub cost_difference_usd: Option<f64>,
+    /// turns: totals are sums of the turns; result: per-turn parsing was incomplete and the
+    /// totals are the source's session-level figures.
+    pub totals_source: String,
+    /// `num_turns`, `duration_ms` and `duration_api_ms` as the source reported them.
+    pub reported_num_turns: Option<i32>,
+    pub reported_duration_ms: Option<i64>,
+    pub reported_api_ms: Option<i64>,
+    pub retry_count: i32,
+    pub max_retries_hit: bool,
+    pub model_fallbacks: i32,
     pub features_completed: Option<i32>,
 }
 
@@ -64,7 +82,10 @@ pub struct TurnRow {
     pub cache_write_tokens: i32,
     /// `gen_ai.usage.input_tokens` exactly as received.
     pub reported_input_tokens: Option<i32>,
+    pub cache_write_1h_tokens: i32,
     pub cost_usd: f64,
+    /// The source's own cost for this call (Claude Code's `cost_usd`).
+    pub reported_cost_usd: Option<f64>,
     /// ok | error
     pub status: String,
     #[schema(value_type = Object)]
@@ -91,7 +112,13 @@ impl Store {
                       s.status, s.started_at, s.ended_at, s.wall_clock_ms, s.api_latency_ms,
                       s.time_to_first_token_ms, COALESCE(s.turn_count, 0) AS "turn_count!",
                       s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
-                      s.cost_usd::float8 AS "cost_usd!", s.features_completed
+                      s.cache_write_1h_tokens, s.cost_usd::float8 AS "cost_usd!",
+                      s.reported_cost_usd::float8 AS reported_cost_usd,
+                      (s.cost_usd - s.reported_cost_usd)::float8 AS cost_difference_usd,
+                      s.totals_source, s.reported_num_turns, s.reported_duration_ms,
+                      s.reported_api_ms, COALESCE(s.retry_count, 0) AS "retry_count!",
+                      COALESCE(s.max_retries_hit, false) AS "max_retries_hit!",
+                      COALESCE(s.model_fallbacks, 0) AS "model_fallbacks!", s.features_completed
                FROM harness_sessions s LEFT JOIN targets t ON t.id = s.target_id
                WHERE ($1::uuid IS NULL OR s.target_id = $1)
                  AND ($2::timestamptz IS NULL OR s.started_at >= $2)
@@ -129,7 +156,13 @@ impl Store {
                       s.status, s.started_at, s.ended_at, s.wall_clock_ms, s.api_latency_ms,
                       s.time_to_first_token_ms, COALESCE(s.turn_count, 0) AS "turn_count!",
                       s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
-                      s.cost_usd::float8 AS "cost_usd!", s.features_completed, s.status_message,
+                      s.cache_write_1h_tokens, s.cost_usd::float8 AS "cost_usd!",
+                      s.reported_cost_usd::float8 AS reported_cost_usd,
+                      (s.cost_usd - s.reported_cost_usd)::float8 AS cost_difference_usd,
+                      s.totals_source, s.reported_num_turns, s.reported_duration_ms,
+                      s.reported_api_ms, COALESCE(s.retry_count, 0) AS "retry_count!",
+                      COALESCE(s.max_retries_hit, false) AS "max_retries_hit!",
+                      COALESCE(s.model_fallbacks, 0) AS "model_fallbacks!", s.features_completed, s.status_message,
                       s.attributes
                FROM harness_sessions s LEFT JOIN targets t ON t.id = s.target_id
                WHERE s.id = $1"#,
@@ -155,7 +188,17 @@ impl Store {
                 output_tokens: r.output_tokens,
                 cache_read_tokens: r.cache_read_tokens,
                 cache_write_tokens: r.cache_write_tokens,
+                cache_write_1h_tokens: r.cache_write_1h_tokens,
                 cost_usd: r.cost_usd,
+                reported_cost_usd: r.reported_cost_usd,
+                cost_difference_usd: r.cost_difference_usd,
+                totals_source: r.totals_source,
+                reported_num_turns: r.reported_num_turns,
+                reported_duration_ms: r.reported_duration_ms,
+                reported_api_ms: r.reported_api_ms,
+                retry_count: r.retry_count,
+                max_retries_hit: r.max_retries_hit,
+                model_fallbacks: r.model_fallbacks,
                 features_completed: r.features_completed,
             };
             (summary, r.status_message, r.attributes)
@@ -188,7 +231,8 @@ impl Store {
                       COALESCE(input_tokens, 0) AS "input_tokens!",
                       COALESCE(output_tokens, 0) AS "output_tokens!",
                       cache_read_tokens, cache_write_tokens, reported_input_tokens,
-                      cost_usd::float8 AS "cost_usd!", status,
+                      cache_write_1h_tokens, cost_usd::float8 AS "cost_usd!",
+                      reported_cost_usd::float8 AS reported_cost_usd, status,
                       COALESCE(tool_calls, '[]'::jsonb) AS "tool_calls!"
                FROM session_turns WHERE session_id = $1
                ORDER BY turn_number, started_at, span_id"#,

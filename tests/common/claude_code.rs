@@ -1,230 +1,124 @@
-//! Claude Code's OTLP metrics as Claude Code sends them: counters named and attributed as its
-//! monitoring documentation says, on a MeterProvider with Claude Code's resource and meter name,
-//! exported by the official opentelemetry-otlp MetricExporter over HTTP or gRPC.
+//! Claude Code's telemetry events as its documentation describes them
+//! (code.claude.com/docs/en/monitoring-usage, "Events"), built as the official OpenTelemetry
+//! Rust SDK represents log records and exported with the official OTLP log exporter.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::SystemTime;
 
-use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Meter, MeterProvider as _};
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithTonicConfig};
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _};
+use opentelemetry::{InstrumentationScope, Key, KeyValue, Value};
+use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord, SdkLoggerProvider};
 
-use super::TestApp;
 use super::spans::Transport;
 
-/// Claude Code's session.id is a UUID, so it is also our session id.
-pub const SESSION: &str = "5b0c8a52-3f0e-4c55-9a51-0d8f1d7e2c11";
-pub const MODEL: &str = "claude-sonnet-4-5-20250929";
+/// Claude Code's meter and logger scope name.
+pub const SCOPE: &str = "com.anthropic.claude_code";
 
-/// Runs an exporter's futures inside the test's Tokio runtime. The SDK's PeriodicReader exports
-/// from its own thread; the OTLP clients need a Tokio context. `sends` > 1 repeats every export
-/// byte for byte, like an exporter retrying after a lost response.
-struct OnRuntime<E> {
-    inner: E,
-    handle: tokio::runtime::Handle,
-    sends: usize,
+/// One event: its full name (`claude_code.api_request`), time, and its own attributes; the
+/// standard attributes (session.id, user.id, event.name, event.timestamp, ...) are added.
+pub struct Event {
+    pub name: &'static str,
+    pub at: SystemTime,
+    pub attributes: Vec<KeyValue>,
 }
 
-struct InContext<'a> {
-    handle: &'a tokio::runtime::Handle,
-    future: Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>,
-}
-
-impl Future for InContext<'_> {
-    type Output = OTelSdkResult;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OTelSdkResult> {
-        let this = self.get_mut();
-        let _entered = this.handle.enter();
-        this.future.as_mut().poll(cx)
+pub fn event(name: &'static str, at: SystemTime, attributes: Vec<KeyValue>) -> Event {
+    Event {
+        name,
+        at,
+        attributes,
     }
 }
 
-impl<E: PushMetricExporter> PushMetricExporter for OnRuntime<E> {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        for _ in 0..self.sends {
-            InContext {
-                handle: &self.handle,
-                future: Box::pin(self.inner.export(metrics)),
+/// The records of one Claude Code session, shaped as Claude Code sends them: the body is the
+/// bare event name, `event.name` the short name, and every datum is an attribute.
+pub fn records(session_id: &str, events: &[Event], extra: &[KeyValue]) -> Vec<SdkLogRecord> {
+    let provider = SdkLoggerProvider::builder().build();
+    let logger = provider.logger(SCOPE);
+    events
+        .iter()
+        .enumerate()
+        .map(|(sequence, e)| {
+            let mut record = logger.create_log_record();
+            record.set_event_name(e.name);
+            record.set_body(AnyValue::from(e.name.to_string()));
+            record.set_timestamp(e.at);
+            record.set_observed_timestamp(e.at);
+            let short = e.name.trim_start_matches("claude_code.").to_string();
+            let iso = chrono::DateTime::<chrono::Utc>::from(e.at).to_rfc3339();
+            let standard = [
+                KeyValue::new("session.id", session_id.to_string()),
+                KeyValue::new("user.id", "4f1d0c8a9b7e"),
+                KeyValue::new("organization.id", "8d3c2b1a-0000-4000-8000-000000000001"),
+                KeyValue::new("terminal.type", "tmux"),
+                KeyValue::new("event.name", short),
+                KeyValue::new("event.timestamp", iso),
+                KeyValue::new("event.sequence", sequence as i64),
+                KeyValue::new("prompt.id", "6a0e7c58-2b9d-4e57-9f1a-3c5d7e9f1b2d"),
+            ];
+            for kv in standard.iter().chain(&e.attributes).chain(extra) {
+                record.add_attribute(kv.key.clone(), any(&kv.value));
             }
-            .await?;
-        }
-        Ok(())
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-    fn temporality(&self) -> Temporality {
-        self.inner.temporality()
+            record
+        })
+        .collect()
+}
+
+fn any(value: &Value) -> AnyValue {
+    match value {
+        Value::Bool(b) => AnyValue::Boolean(*b),
+        Value::I64(i) => AnyValue::Int(*i),
+        Value::F64(f) => AnyValue::Double(*f),
+        other => AnyValue::String(other.to_string().into()),
     }
 }
 
-/// A MeterProvider exporting to the app like Claude Code does (resource, meter name).
-pub fn provider(
-    app: &TestApp,
+/// Exports `records` with the official OTLP log exporter, as Claude Code's SDK would.
+pub async fn export(
     transport: Transport,
-    temporality: Temporality,
-    sends: usize,
-) -> SdkMeterProvider {
-    let timeout = Duration::from_secs(10);
-    let exporter = match transport {
-        Transport::HttpProtobuf | Transport::HttpJson => {
-            opentelemetry_otlp::MetricExporter::builder()
-                .with_http()
-                .with_protocol(match transport {
-                    Transport::HttpJson => Protocol::HttpJson,
-                    _ => Protocol::HttpBinary,
-                })
-                .with_endpoint(format!("{}/v1/metrics", app.otlp_http))
-                .with_timeout(timeout)
-                .with_temporality(temporality)
-                .build()
-        }
-        Transport::Grpc => opentelemetry_otlp::MetricExporter::builder()
+    app: &super::TestApp,
+    records: &[SdkLogRecord],
+    resource: Vec<KeyValue>,
+) -> Result<(), String> {
+    let timeout = std::time::Duration::from_secs(10);
+    let mut exporter = match transport {
+        Transport::HttpProtobuf | Transport::HttpJson => opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_protocol(match transport {
+                Transport::HttpJson => Protocol::HttpJson,
+                _ => Protocol::HttpBinary,
+            })
+            .with_endpoint(format!("{}/v1/logs", app.otlp_http))
+            .with_timeout(timeout)
+            .build(),
+        Transport::Grpc => opentelemetry_otlp::LogExporter::builder()
             .with_tonic()
             .with_endpoint(app.otlp_grpc.clone())
-            .with_compression(opentelemetry_otlp::Compression::Gzip)
             .with_timeout(timeout)
-            .with_temporality(temporality)
             .build(),
     }
-    .expect("exporter builds");
-    let exporter = OnRuntime {
-        inner: exporter,
-        handle: tokio::runtime::Handle::current(),
-        sends,
-    };
-    let resource = Resource::builder()
-        .with_service_name("claude-code")
-        .with_attributes([
-            KeyValue::new("service.version", "2.1.0"),
-            KeyValue::new("os.type", "linux"),
-            KeyValue::new("host.arch", "amd64"),
-        ])
-        .build();
-    SdkMeterProvider::builder()
-        .with_resource(resource)
-        // Exports happen on flush only: the long interval never fires during a test.
-        .with_reader(
-            PeriodicReader::builder(exporter)
-                .with_interval(Duration::from_secs(3600))
-                .build(),
-        )
-        .build()
-}
-
-/// Collects and exports now (blocking call, so off the async workers).
-pub async fn flush(provider: &SdkMeterProvider) {
-    let provider = provider.clone();
-    tokio::task::spawn_blocking(move || provider.force_flush())
-        .await
-        .unwrap()
-        .expect("export succeeds");
-}
-
-/// Shuts the provider down; like Claude Code on exit, this exports one last time.
-pub async fn stop(provider: SdkMeterProvider) {
-    tokio::task::spawn_blocking(move || provider.shutdown())
-        .await
-        .unwrap()
-        .expect("shutdown exports");
-}
-
-/// The standard attributes Claude Code puts on every data point, plus the metric's own.
-pub fn attrs(extra: &[(&'static str, &'static str)]) -> Vec<KeyValue> {
-    let mut kvs = vec![
-        KeyValue::new("session.id", SESSION),
-        KeyValue::new("user.id", "4f2a0000c0ffee"),
-        KeyValue::new("organization.id", "0e4d1f4c-1111-4aaa-8bbb-123456789abc"),
-        KeyValue::new("terminal.type", "tmux"),
+    .map_err(|e| e.to_string())?;
+    let mut attributes = vec![
+        KeyValue::new("service.name", "claude-code"),
+        KeyValue::new("service.version", "2.1.201"),
+        KeyValue::new("os.type", "linux"),
     ];
-    kvs.extend(extra.iter().map(|&(k, v)| KeyValue::new(k, v)));
-    kvs
+    attributes.extend(resource);
+    exporter.set_resource(
+        &Resource::builder_empty()
+            .with_attributes(attributes)
+            .build(),
+    );
+    let scope = InstrumentationScope::builder(SCOPE).build();
+    let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
+        records.iter().map(|r| (r, &scope)).collect();
+    exporter
+        .export(LogBatch::new(&pairs))
+        .await
+        .map_err(|e| e.to_string())
 }
 
-/// A session's worth of Claude Code counters, named and typed as Claude Code's meter does.
-pub struct ClaudeCode {
-    pub tokens: opentelemetry::metrics::Counter<f64>,
-    pub cost: opentelemetry::metrics::Counter<f64>,
-    pub sessions: opentelemetry::metrics::Counter<u64>,
-    pub lines: opentelemetry::metrics::Counter<u64>,
-    pub commits: opentelemetry::metrics::Counter<u64>,
-    pub pull_requests: opentelemetry::metrics::Counter<u64>,
-    pub decisions: opentelemetry::metrics::Counter<u64>,
-    pub active_time: opentelemetry::metrics::Counter<f64>,
-}
-
-impl ClaudeCode {
-    pub fn new(meter: &Meter) -> Self {
-        Self {
-            tokens: meter
-                .f64_counter("claude_code.token.usage")
-                .with_unit("tokens")
-                .build(),
-            cost: meter
-                .f64_counter("claude_code.cost.usage")
-                .with_unit("USD")
-                .build(),
-            sessions: meter
-                .u64_counter("claude_code.session.count")
-                .with_unit("count")
-                .build(),
-            lines: meter
-                .u64_counter("claude_code.lines_of_code.count")
-                .with_unit("count")
-                .build(),
-            commits: meter
-                .u64_counter("claude_code.commit.count")
-                .with_unit("count")
-                .build(),
-            pull_requests: meter
-                .u64_counter("claude_code.pull_request.count")
-                .with_unit("count")
-                .build(),
-            decisions: meter
-                .u64_counter("claude_code.code_edit_tool.decision")
-                .with_unit("count")
-                .build(),
-            active_time: meter
-                .f64_counter("claude_code.active_time.total")
-                .with_unit("s")
-                .build(),
-        }
-    }
-
-    /// One API request's token and cost counters, as Claude Code records them after a request.
-    pub fn api_request(
-        &self,
-        input: f64,
-        output: f64,
-        cache_read: f64,
-        cache_creation: f64,
-        cost: f64,
-    ) {
-        let model = [("model", MODEL), ("query_source", "main")];
-        for (kind, n) in [
-            ("input", input),
-            ("output", output),
-            ("cacheRead", cache_read),
-            ("cacheCreation", cache_creation),
-        ] {
-            let mut labels = model.to_vec();
-            labels.push(("type", kind));
-            self.tokens.add(n, &attrs(&labels));
-        }
-        self.cost.add(cost, &attrs(&model));
-    }
-}
-
-pub fn meter(provider: &SdkMeterProvider) -> Meter {
-    provider.meter("com.anthropic.claude_code")
+pub fn key(k: &'static str) -> Key {
+    Key::from_static_str(k)
 }

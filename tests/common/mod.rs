@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod claude_code;
+pub mod claude_metrics;
 pub mod spans;
 
 use std::time::Duration;

@@ -1,0 +1,137 @@
+//! Claude Code's API calls and tool calls, from either of the two ways Claude Code reports them:
+//! events (`claude_code.api_request`, `claude_code.tool_result`) and its beta trace spans
+//! (`claude_code.llm_request`, `claude_code.tool`). Both name the same attributes, and both key
+//! a call by its API request id or tool-use id, so a call reported both ways is stored once.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::attributes::Attributes;
+use super::log_mapping::json_attribute;
+use crate::domain::{TokenUsage, ToolCallRecord, TurnRecord, synthetic_key};
+use crate::pricing::PriceTable;
+
+/// What every Claude Code call record starts from.
+pub struct CallFacts<'a> {
+    pub attrs: &'a Attributes<'a>,
+    pub session: Uuid,
+    pub external_id: &'a str,
+    /// When the call ended (an event's timestamp, a span's end).
+    pub ended_at: DateTime<Utc>,
+    pub json: Value,
+}
+
+impl CallFacts<'_> {
+    /// A span gives its start; an event only its end and `duration_ms`.
+    fn started_at(&self, span_start: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        span_start.unwrap_or_else(|| {
+            let ms = self
+                .attrs
+                .int("duration_ms")
+                .filter(|d| *d >= 0)
+                .unwrap_or(0);
+            self.ended_at - Duration::milliseconds(ms)
+        })
+    }
+
+    fn count(&self, key: &str) -> Result<i64, String> {
+        match self.attrs.int(key) {
+            Some(n) if n < 0 => Err(format!("{key} is negative ({n})")),
+            Some(n) if n > i64::from(i32::MAX) => Err(format!("{key} is implausibly large ({n})")),
+            Some(n) => Ok(n),
+            None => Ok(0),
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.attrs.bool("success") == Some(false)
+    }
+}
+
+/// One API request. Claude Code's `input_tokens` already excludes cache reads and writes.
+pub fn turn(
+    f: CallFacts<'_>,
+    fallback_id: &str,
+    prices: &PriceTable,
+    span_start: Option<DateTime<Utc>>,
+) -> Result<TurnRecord, String> {
+    let usage = TokenUsage {
+        input: f.count("input_tokens")?,
+        output: f.count("output_tokens")?,
+        cache_read: f.count("cache_read_tokens")?,
+        cache_write: f.count("cache_creation_tokens")?,
+        // Claude Code does not split cache writes by TTL; all are priced as 5-minute writes.
+        cache_write_1h: 0,
+    };
+    let model = f
+        .attrs
+        .str("model")
+        .or_else(|| f.attrs.str("gen_ai.request.model"))
+        .unwrap_or_else(|| "unknown".into());
+    let cost = prices.cost(&model, &usage);
+    let id = match f.attrs.str("request_id") {
+        Some(request) => format!("cc:request:{request}"),
+        None => fallback_id.to_string(),
+    };
+    Ok(TurnRecord {
+        key: synthetic_key(f.session, &id),
+        parent_span_id: None,
+        session_id: Some(f.session),
+        session_external_id: Some(f.external_id.to_string()),
+        turn_number: None,
+        provider: Some("anthropic".into()),
+        context_window: prices.context_window(&model),
+        cost_usd: cost.unwrap_or(0.0),
+        reported_cost_usd: f.attrs.float("cost_usd").filter(|c| *c >= 0.0),
+        priced: cost.is_some(),
+        response_model: None,
+        reported_input_tokens: f.attrs.int("input_tokens"),
+        usage,
+        started_at: f.started_at(span_start),
+        finished_at: f.ended_at,
+        time_to_first_token_ms: f.attrs.int("ttft_ms").filter(|t| *t >= 0),
+        failed: f.failed(),
+        model,
+        attributes: f.json,
+    })
+}
+
+/// One tool call. Claude Code names the file only with `OTEL_LOG_TOOL_DETAILS=1`: as
+/// `file_path` on spans, inside the `tool_input` JSON string on events.
+pub fn tool(
+    f: CallFacts<'_>,
+    fallback_id: &str,
+    span_start: Option<DateTime<Utc>>,
+) -> Result<ToolCallRecord, String> {
+    let tool_name = f
+        .attrs
+        .str("tool_name")
+        .ok_or("tool call without tool_name")?;
+    let id = match f.attrs.str("tool_use_id") {
+        Some(tool_use) => format!("cc:tool:{tool_use}"),
+        None => fallback_id.to_string(),
+    };
+    let file_path = f.attrs.str("file_path").or_else(|| {
+        ["tool_input", "tool_parameters"]
+            .into_iter()
+            .filter_map(|key| json_attribute(f.attrs, key))
+            .find_map(|input| {
+                ["file_path", "notebook_path", "path"]
+                    .into_iter()
+                    .find_map(|k| input.get(k)?.as_str().map(str::to_string))
+            })
+    });
+    Ok(ToolCallRecord {
+        key: synthetic_key(f.session, &id),
+        parent_span_id: None,
+        session_id: Some(f.session),
+        session_external_id: Some(f.external_id.to_string()),
+        tool_name,
+        file_path,
+        started_at: f.started_at(span_start),
+        finished_at: f.ended_at,
+        failed: f.failed(),
+        attributes: f.json,
+    })
+}

@@ -1,0 +1,96 @@
+//! The logs signal (Claude Code's events): OTLP/gRPC `LogsService/Export` and OTLP/HTTP
+//! `POST /v1/logs`, sharing the traces' path: map → store → count.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use tonic::codec::CompressionEncoding;
+
+use super::http_body::{self, Format};
+use super::{Accepted, Error, Ingest};
+
+impl Ingest {
+    /// The shared path of both transports: map, store in one transaction, then count.
+    pub async fn export_logs(&self, request: ExportLogsServiceRequest) -> Result<Accepted, Error> {
+        let batch = super::log_mapping::map_logs(&request, &self.prices);
+        let report = self
+            .store
+            .write_spans(&batch)
+            .await
+            .map_err(|e| self.failed(e.into()))?;
+        self.metrics.record_spans(&batch, &report);
+        let message = batch
+            .rejected
+            .iter()
+            .take(5)
+            .map(|r| format!("event {:?}: {}", r.span_name, r.reason))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Ok(Accepted {
+            rejected: batch.rejected.len(),
+            message,
+        })
+    }
+}
+
+fn response(accepted: Accepted) -> ExportLogsServiceResponse {
+    ExportLogsServiceResponse {
+        // Left unset on full success, as the specification asks.
+        partial_success: (accepted.rejected > 0).then_some(ExportLogsPartialSuccess {
+            rejected_log_records: accepted.rejected as i64,
+            error_message: accepted.message,
+        }),
+    }
+}
+
+pub async fn http_export(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
+    // Before the content type is known, errors are answered in JSON.
+    let format = match Format::from_headers(&headers) {
+        Ok(format) => format,
+        Err(err) => return Format::Json.error(&ingest.failed(err)),
+    };
+    let result = async {
+        let bytes = http_body::read_body(&headers, body, ingest.limits)
+            .await
+            .map_err(|e| ingest.failed(e))?;
+        let request: ExportLogsServiceRequest =
+            format.decode(&bytes).map_err(|e| ingest.failed(e))?;
+        ingest.export_logs(request).await
+    }
+    .await;
+    match result {
+        Ok(accepted) => format.reply(StatusCode::OK, &response(accepted)),
+        Err(err) => format.error(&err),
+    }
+}
+
+struct GrpcLogs(Ingest);
+
+#[tonic::async_trait]
+impl LogsService for GrpcLogs {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        match self.0.export_logs(request.into_inner()).await {
+            Ok(accepted) => Ok(tonic::Response::new(response(accepted))),
+            Err(err) => Err(err.grpc_status()),
+        }
+    }
+}
+
+pub fn grpc_service(ingest: Ingest) -> LogsServiceServer<impl LogsService> {
+    let limit = ingest.limits.max_decompressed_bytes;
+    LogsServiceServer::new(GrpcLogs(ingest))
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(limit)
+}

@@ -1,5 +1,6 @@
 //! OTLP receivers. Each signal has one file holding its gRPC service and its HTTP handler; both
-//! feed the same path: decode → [`span_mapping`] → [`crate::store`] → [`crate::metrics`].
+//! feed the same path: decode → map ([`span_mapping`], [`log_mapping`], [`metric_mapping`]) →
+//! [`crate::store`] → [`crate::metrics`].
 //! A request is acknowledged only after its transaction has committed.
 
 mod attributes;
@@ -8,7 +9,7 @@ mod error;
 pub mod http_body;
 mod log_mapping;
 mod logs;
-pub mod metric_mapping;
+mod metric_mapping;
 mod metrics;
 mod retry_events;
 mod span_mapping;

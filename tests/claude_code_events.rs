@@ -233,3 +233,84 @@ async fn otlp_json_logs_report_unplaceable_events_as_partial_success() {
     assert!(error["message"].as_str().is_some(), "{error}");
     app.shutdown().await;
 }
+
+/// Claude Code's beta trace spans describe the same API call as its `api_request` event: the
+/// request id makes them one turn, whichever arrives first.
+#[tokio::test]
+async fn a_call_reported_as_beta_span_and_as_event_is_one_turn() {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+
+    let app = TestApp::spawn().await;
+    let span = |id: u64, name: &'static str, window: (u64, u64), attrs: Vec<KeyValue>| SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(0xc1a0_u128),
+            SpanId::from(id),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        parent_span_id: SpanId::from(99),
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: name.into(),
+        start_time: at(window.0),
+        end_time: at(window.1),
+        attributes: attrs,
+        dropped_attributes_count: 0,
+        events: SpanEvents::default(),
+        links: SpanLinks::default(),
+        status: Status::Unset,
+        instrumentation_scope: opentelemetry::InstrumentationScope::builder(
+            common::claude_code::SCOPE,
+        )
+        .build(),
+    };
+    let llm = span(
+        1,
+        "claude_code.llm_request",
+        (1_000, 5_200),
+        vec![
+            KeyValue::new("session.id", SESSION),
+            KeyValue::new("span.type", "llm_request"),
+            KeyValue::new("model", MODEL),
+            KeyValue::new("input_tokens", 120_i64),
+            KeyValue::new("output_tokens", 800_i64),
+            KeyValue::new("cache_read_tokens", 15_000_i64),
+            KeyValue::new("cache_creation_tokens", 2_000_i64),
+            KeyValue::new("ttft_ms", 640_i64),
+            KeyValue::new("request_id", "req_011CVa1"),
+            KeyValue::new("success", true),
+        ],
+    );
+    let tool = span(
+        2,
+        "claude_code.tool",
+        (5_265, 5_300),
+        vec![
+            KeyValue::new("session.id", SESSION),
+            KeyValue::new("tool_name", "Read"),
+            KeyValue::new("tool_use_id", "toolu_01A"),
+            KeyValue::new("file_path", "src/lib.rs"),
+        ],
+    );
+    common::spans::export(Transport::HttpProtobuf, &app, vec![llm, tool])
+        .await
+        .expect("export spans");
+    let events = records(SESSION, &session_events()[..3], &[]);
+    export(Transport::HttpJson, &app, &events, vec![])
+        .await
+        .expect("export events over OTLP/HTTP JSON");
+
+    let (_, s) = app.get(&format!("/api/db/sessions/{SESSION}")).await;
+    assert_eq!(s["turn_count"], 1, "{s}");
+    assert_eq!(s["input_tokens"], 120);
+    assert_eq!(s["time_to_first_token_ms"], 640, "the span's TTFT is kept");
+    let (_, turns) = app.get(&format!("/api/db/sessions/{SESSION}/turns")).await;
+    let calls = turns["turns"][0]["tool_calls"].as_array().unwrap().clone();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["file_path"], "src/lib.rs");
+    app.shutdown().await;
+}

@@ -10,6 +10,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod metric_points;
 pub mod metrics;
 pub mod otlp;
 pub mod pricing;

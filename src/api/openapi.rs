@@ -3,7 +3,8 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, sessions, token_usage};
+use super::{ErrorBody, claude_code_metrics, sessions, token_usage};
+use crate::store::claude_metrics::SeriesTotal;
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
 use crate::store::token_usage::{DailyUsage, ModelTotals};
 
@@ -18,6 +19,7 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         sessions::show,
         sessions::turns,
         sessions::timing,
+        claude_code_metrics::show,
         token_usage::over_time,
         token_usage::by_model,
         token_usage::efficiency,
@@ -40,6 +42,8 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::ModelBreakdown,
         token_usage::Efficiency,
         token_usage::EfficiencyTargets,
+        claude_code_metrics::ClaudeCodeMetrics,
+        SeriesTotal,
     ))
 )]
 pub struct ApiDoc;

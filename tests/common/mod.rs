@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod claude_code;
+pub mod claude_metrics;
 pub mod process;
 pub mod scenario;
 pub mod spans;

@@ -128,7 +128,7 @@ impl Metrics {
         let spans_received = Family::default();
         registry.register(
             "acd_otlp_spans_received",
-            "OTLP spans received, by outcome",
+            "OTLP records received (spans, acd.retry span events, Claude Code log events), by outcome",
             spans_received.clone(),
         );
         let request_failures = Family::default();

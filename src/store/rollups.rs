@@ -83,7 +83,9 @@ pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<()
                                             ELSE a.cache_write_1h_tokens END,
                cost_usd = CASE WHEN s.totals_source = 'result' THEN s.cost_usd ELSE a.cost_usd END,
                reported_cost_usd = COALESCE(s.reported_session_cost_usd, a.reported_cost_usd),
-               api_latency_ms = COALESCE(LEAST(s.reported_api_ms, 2147483647)::int, a.api_ms),
+               -- LEAST ignores NULLs, so the NULL case is spelt out.
+               api_latency_ms = CASE WHEN s.reported_api_ms IS NULL THEN a.api_ms
+                                     ELSE LEAST(s.reported_api_ms, 2147483647)::int END,
                time_to_first_token_ms = a.ttft_p50,
                started_at = CASE WHEN s.span_id IS NULL THEN LEAST(s.started_at, a.first_start)
                                  ELSE s.started_at END,

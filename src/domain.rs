@@ -147,6 +147,13 @@ pub struct ToolCallRecord {
     pub attributes: Value,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTarget {
+    pub session_id: Uuid,
+    pub target_id: Uuid,
+    pub target_name: Option<String>,
+}
+
 /// One failed model call that was (or could not be) retried.
 #[derive(Debug, Clone)]
 pub struct RetryRecord {
@@ -229,6 +236,9 @@ pub struct SpanBatch {
     pub turns: Vec<TurnRecord>,
     pub tools: Vec<ToolCallRecord>,
     pub retries: Vec<RetryRecord>,
+    /// Targets named by records that are not session spans (e.g. `acd.target.id` set as an
+    /// OTEL resource attribute of Claude Code): given to the session if it has none yet.
+    pub session_targets: Vec<SessionTarget>,
     pub rejected: Vec<Rejection>,
     /// Valid spans that are none of ours (no known `gen_ai.operation.name`): accepted, not stored.
     pub ignored: usize,

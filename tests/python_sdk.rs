@@ -2,18 +2,16 @@
 //! tiny harness built on the SDK's TracerProvider, BatchSpanProcessor and OTLP exporters, emits
 //! one session over OTLP/HTTP (protobuf) and over OTLP/gRPC, and the REST API and /metrics must
 //! show exactly the numbers it was given. The SDK comes from `scripts/python-venv` (pinned
-//! versions, installed once per machine).
+//! versions, installed once per machine). examples/python is the same SDK in a user's shape;
+//! this fixture differs in taking explicit timestamps, so durations can be checked exactly.
 
 mod common;
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
 
 use common::TestApp;
+use common::process::{python, repo, run};
 use serde_json::{Value, json};
 
 const MODEL: &str = "claude-sonnet-4-5-20250929";
@@ -48,8 +46,7 @@ const TURNS: [Turn; 2] = [
 ];
 /// Sonnet 4.x, USD per 1M tokens: uncached input, output, cache read, cache write (5 min).
 const PRICES: [f64; 4] = [3.0, 15.0, 0.3, 3.75];
-/// Venv creation may download packages; the harness itself takes well under a second.
-const VENV_TIMEOUT: Duration = Duration::from_secs(300);
+/// The harness takes well under a second (installing the SDK is bounded in common::process).
 const HARNESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Turn {
@@ -104,83 +101,6 @@ fn total(f: impl Fn(&Turn) -> i64) -> i64 {
 
 fn total_cost() -> f64 {
     TURNS.iter().map(Turn::cost_usd).sum()
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The venv's python, created on first use; shared by the tests of this binary.
-fn python() -> &'static PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let mut cmd = Command::new(repo().join("scripts/python-venv"));
-        let out = run(&mut cmd, VENV_TIMEOUT);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let path = stdout.lines().last().unwrap_or_default().trim();
-        assert!(
-            !path.is_empty(),
-            "scripts/python-venv printed no python path"
-        );
-        PathBuf::from(path)
-    })
-}
-
-/// Runs a command to completion within `limit`, killing it past that; panics unless it exits 0.
-fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout also kills what it started (pip under the script).
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    // Drained on threads so a chatty child cannot fill a pipe and stall until the deadline.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        let mut pipe = pipe.expect("piped");
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = stdout.join().expect("stdout reader");
-    let stderr = stderr.join().expect("stderr reader");
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    let Some(status) = status else {
-        panic!(
-            "{cmd:?} did not finish within {limit:?}\nstderr:\n{}",
-            text(&stderr)
-        );
-    };
-    assert!(
-        status.success(),
-        "{cmd:?} failed ({status})\nstdout:\n{}\nstderr:\n{}",
-        text(&stdout),
-        text(&stderr)
-    );
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
 }
 
 /// Yesterday 01:00 UTC: recent (token-usage queries look back N days) and within one day.

@@ -1,6 +1,7 @@
 //! The REST API (axum): one module per resource under `/api/db/...`, health and readiness, the
 //! OpenAPI document at `/api/openapi.json`, and Prometheus `/metrics`.
 
+mod claude_code_metrics;
 mod error;
 mod extract;
 mod ingest;
@@ -43,6 +44,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/db/sessions/{id}", get(sessions::show))
         .route("/api/db/sessions/{id}/turns", get(sessions::turns))
         .route("/api/db/sessions/{id}/timing", get(sessions::timing))
+        .route(
+            "/api/db/sessions/{id}/claude-code-metrics",
+            get(claude_code_metrics::show),
+        )
         .route("/api/db/token-usage", get(token_usage::over_time))
         .route("/api/db/token-usage/by-model", get(token_usage::by_model))
         .route(

@@ -3,9 +3,10 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, ingest, sessions, token_usage};
+use super::{ErrorBody, claude_code_metrics, ingest, sessions, token_usage};
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
+use crate::store::claude_metrics::SeriesTotal;
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
 use crate::store::token_usage::{DailyUsage, ModelTotals};
 
@@ -20,6 +21,7 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         sessions::show,
         sessions::turns,
         sessions::timing,
+        claude_code_metrics::show,
         token_usage::over_time,
         token_usage::by_model,
         token_usage::efficiency,
@@ -43,6 +45,8 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::ModelBreakdown,
         token_usage::Efficiency,
         token_usage::EfficiencyTargets,
+        claude_code_metrics::ClaudeCodeMetrics,
+        SeriesTotal,
         IngestSummary,
         claude::ParsedRun,
         claude::SourceFormat,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::model::ParsedRun;
+use super::model::{ParsedRun, SourceFormat};
 use super::stream::StreamParser;
 use super::to_batch::{MapOptions, aggregate_only, session_failed, to_batch};
 use crate::config::{IngestCommand, IngestOutput};
@@ -85,7 +85,7 @@ pub async fn store_run(
         new_records: report.new_span_count(),
         duplicates: report.duplicates,
         aggregate_only: aggregate_only(run),
-        cost_usd: batch.turns.iter().map(|t| t.cost_usd).sum(),
+        cost_usd: batch.turns.iter().fold(0.0, |sum, t| sum + t.cost_usd),
         reported_cost_usd: run.result.as_ref().and_then(|r| r.total_cost_usd),
     };
     Ok((batch, report, summary))
@@ -261,18 +261,25 @@ pub fn summary(
     let batch = to_batch(run, prices, &options);
     let session = &batch.sessions[0];
     let totals = run.turn_totals();
-    let ours: f64 = batch.turns.iter().map(|t| t.cost_usd).sum();
+    let ours = batch.turns.iter().fold(0.0, |sum, t| sum + t.cost_usd);
     let unpriced: Vec<&str> = batch
         .turns
         .iter()
         .filter(|t| !t.priced)
         .map(|t| t.model.as_str())
         .collect();
+    let format = match run.format {
+        SourceFormat::StreamJson => "stream-json",
+        SourceFormat::Transcript => "transcript",
+    };
+    let external = if session.external_id == session.id.to_string() {
+        String::new()
+    } else {
+        format!(" (source id {})", session.external_id)
+    };
     let mut out = vec![format!(
-        "session {} (claude session {}) — {:?}, CLI {}, model {}",
+        "session {}{external} — {format}, CLI {}, model {}",
         session.id,
-        session.external_id,
-        run.format,
         run.cli_version.as_deref().unwrap_or("?"),
         run.model.as_deref().unwrap_or("?"),
     )];
@@ -299,7 +306,7 @@ pub fn summary(
         run.compactions.len(),
     ));
     out.push(format!(
-        "  tokens: input {}, output {}{}, cache read {}, cache write {} (1h: {})",
+        "  tokens (turns): input {}, output {}{}, cache read {}, cache write {} (1h: {})",
         totals.input,
         totals.output,
         run.reconciled_output_tokens
@@ -326,8 +333,18 @@ pub fn summary(
             format!("${r:.4}{diff}")
         }),
     ));
-    if aggregate_only(run) {
-        out.push("  totals: from the result line (per-turn figures incomplete)".into());
+    if let Some(reported) = session.reported.as_ref().filter(|r| r.aggregate_only) {
+        let u = reported.usage.unwrap_or_default();
+        out.push(format!(
+            "  session totals from the result line (per-turn figures incomplete): input {}, \
+             output {}, cache read {}, cache write {} (1h: {}), our cost ${:.4}",
+            u.input,
+            u.output,
+            u.cache_read,
+            u.cache_write,
+            u.cache_write_1h,
+            reported.computed_cost_usd.unwrap_or(0.0),
+        ));
     }
     let skipped: Vec<String> = run
         .skipped

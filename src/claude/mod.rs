@@ -5,6 +5,7 @@
 //! collector's `POST /api/db/ingest/claude-run`. docs/claude-stream-json.md describes the formats.
 
 pub mod ingest;
+mod json;
 pub mod model;
 mod reconcile;
 pub mod stream;
@@ -16,3 +17,5 @@ pub use stream::StreamParser;
 
 #[cfg(test)]
 mod stream_tests;
+#[cfg(test)]
+mod to_batch_tests;

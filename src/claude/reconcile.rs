@@ -4,7 +4,8 @@
 //! When the total is larger than the per-message sum, the difference is shared evenly among the
 //! turns whose figure is a placeholder (per model when `modelUsage` names every turn's model),
 //! those turns are marked [`OutputSource::Reconciled`], and the run records how much was added.
-//! Session output then equals the result line's; per-turn output is an estimate.
+//! Session output then equals the result line's; per-turn output is an estimate. Nothing is
+//! added when calls are missing from the stream (input or cache sums differ from the result).
 
 use super::model::{OutputSource, ParsedRun};
 
@@ -12,9 +13,20 @@ pub fn output_tokens(run: &mut ParsedRun) {
     let Some(result) = &run.result else {
         return;
     };
-    let Some(total) = result.usage.map(|u| u.output) else {
+    let Some(usage) = result.usage else {
         return;
     };
+    // Only when the turns account for every call: otherwise the gap is missing calls, not
+    // placeholders, and the session takes its totals from the result line anyway.
+    let turns = run.turn_totals();
+    let complete = !run.incomplete()
+        && turns.input == usage.input
+        && turns.cache_read == usage.cache_read
+        && turns.cache_write == usage.cache_write;
+    if !complete {
+        return;
+    }
+    let total = usage.output;
     let per_model = !result.model_usage.is_empty()
         && run
             .turns

@@ -367,3 +367,25 @@ fn a_parsed_run_round_trips_through_json() {
     let minimal: ParsedRun = serde_json::from_str("{\"session_id\":\"x\"}").unwrap();
     assert_eq!(minimal.session_id.as_deref(), Some("x"));
 }
+
+#[test]
+fn compactions_and_transcript_api_errors_are_recorded() {
+    let run = transcript::parse_str(concat!(
+        r#"{"type":"system","subtype":"api_error","timestamp":"2026-01-01T00:00:01Z","retryInMs":1200.5,"retryAttempt":2,"maxRetries":10,"error":{"status":529,"error":{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}}}"#,
+        "\n",
+        r#"{"type":"system","subtype":"compact_boundary","timestamp":"2026-01-01T00:00:02Z","content":"Conversation compacted","compactMetadata":{"trigger":"auto","preTokens":155000}}"#,
+        "\n",
+        r#"{"type":"system","subtype":"compact_boundary","compact_metadata":{"trigger":"manual","pre_tokens":90000}}"#,
+    ));
+    let retry = &run.retries[0];
+    assert_eq!(
+        (retry.attempt, retry.max_retries, retry.error_status),
+        (2, Some(10), Some(529))
+    );
+    assert_eq!(retry.retry_delay_ms, Some(1200.5));
+    assert_eq!(retry.error.as_deref(), Some("Overloaded"));
+    assert_eq!(run.compactions.len(), 2);
+    assert_eq!(run.compactions[0].trigger.as_deref(), Some("auto"));
+    assert_eq!(run.compactions[0].pre_tokens, Some(155_000));
+    assert_eq!(run.compactions[1].pre_tokens, Some(90_000));
+}

@@ -2,6 +2,7 @@
 //! sets. Ingest calls [`Metrics::record_spans`] after its transaction commits, with only the
 //! spans that were new, so a retried batch is counted once.
 
+pub mod claude_code;
 mod labels;
 
 use std::sync::atomic::AtomicU64;
@@ -18,6 +19,7 @@ pub use labels::{
 };
 
 use crate::domain::{IngestReport, SessionStatus, SpanBatch};
+use crate::metric_points::{MetricBatch, MetricReport};
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -36,6 +38,7 @@ pub struct Metrics {
     session_wall_clock: Histogram,
     spans_received: Family<SpanOutcomeLabels, Counter>,
     request_failures: Family<RequestFailureLabels, Counter>,
+    claude_code: claude_code::ClaudeCodeMetrics,
 }
 
 /// Turn latency buckets: model calls take from a fraction of a second to minutes.
@@ -125,7 +128,7 @@ impl Metrics {
         let spans_received = Family::default();
         registry.register(
             "acd_otlp_spans_received",
-            "OTLP spans received, by outcome",
+            "OTLP records received (spans, acd.retry span events, Claude Code log events), by outcome",
             spans_received.clone(),
         );
         let request_failures = Family::default();
@@ -134,6 +137,7 @@ impl Metrics {
             "OTLP export requests answered with an error, by reason",
             request_failures.clone(),
         );
+        let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
         Self {
             registry,
             models: ModelGuard::default(),
@@ -149,6 +153,7 @@ impl Metrics {
             session_wall_clock,
             spans_received,
             request_failures,
+            claude_code,
         }
     }
 
@@ -210,6 +215,11 @@ impl Metrics {
             self.session_wall_clock
                 .observe(session.wall_clock_ms() as f64 / 1000.0);
         }
+    }
+
+    /// Counts what a committed metrics batch added (Claude Code's counters, a cross-check).
+    pub fn record_metric_points(&self, batch: &MetricBatch, report: &MetricReport) {
+        self.claude_code.record(&self.models, batch, report);
     }
 
     pub fn record_request_failure(&self, reason: RequestFailure) {

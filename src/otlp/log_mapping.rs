@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use super::attributes::{self, Attributes};
 use super::claude_code::{self, CallFacts};
-use crate::domain::{Rejection, RetryRecord, SpanBatch, retry_reason, session_uuid, synthetic_key};
+use crate::domain::{
+    Rejection, RetryRecord, SessionTarget, SpanBatch, retry_reason, session_uuid, synthetic_key,
+};
 use crate::pricing::PriceTable;
 
 pub fn map_logs(request: &ExportLogsServiceRequest, prices: &PriceTable) -> SpanBatch {
@@ -84,6 +86,17 @@ fn map_record(
         .ok_or("Claude Code event without session.id")?;
     let session = session_uuid(&external);
     let at = event_time(record, &attrs).ok_or("event without a usable timestamp")?;
+    // OTEL_RESOURCE_ATTRIBUTES="acd.target.id=…" on Claude Code names the repository it works on.
+    if let Some(target) = attrs.str("acd.target.id") {
+        let named = SessionTarget {
+            session_id: session,
+            target_id: session_uuid(&target),
+            target_name: attrs.str("acd.target.name"),
+        };
+        if !batch.session_targets.contains(&named) {
+            batch.session_targets.push(named);
+        }
+    }
     let mut json = attributes::to_json(&record.attributes);
     if !resource.is_empty() {
         json["otel.resource"] = attributes::to_json(resource);

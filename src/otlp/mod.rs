@@ -1,5 +1,6 @@
 //! OTLP receivers. Each signal has one file holding its gRPC service and its HTTP handler; both
-//! feed the same path: decode → [`span_mapping`] → [`crate::store`] → [`crate::metrics`].
+//! feed the same path: decode → map ([`span_mapping`], [`log_mapping`], [`metric_mapping`]) →
+//! [`crate::store`] → [`crate::metrics`].
 //! A request is acknowledged only after its transaction has committed.
 
 mod attributes;
@@ -8,6 +9,8 @@ mod error;
 pub mod http_body;
 mod log_mapping;
 mod logs;
+mod metric_mapping;
+mod metrics;
 mod retry_events;
 mod span_mapping;
 mod traces;
@@ -51,16 +54,19 @@ impl Ingest {
     }
 }
 
-/// The OTLP/HTTP router: POST /v1/traces and /v1/logs (protobuf or JSON, optionally gzip).
+/// The OTLP/HTTP router: POST /v1/traces, /v1/logs and /v1/metrics (protobuf or JSON,
+/// optionally gzip).
 pub fn http_router(ingest: Ingest) -> Router {
     Router::new()
         .route("/v1/traces", post(traces::http_export))
         .route("/v1/logs", post(logs::http_export))
+        .route("/v1/metrics", post(metrics::http_export))
         .with_state(ingest)
 }
 
 /// The OTLP/gRPC services, ready to add to a tonic server.
 pub fn grpc_routes(ingest: Ingest) -> tonic::service::Routes {
     tonic::service::Routes::new(traces::grpc_service(ingest.clone()))
-        .add_service(logs::grpc_service(ingest))
+        .add_service(logs::grpc_service(ingest.clone()))
+        .add_service(metrics::grpc_service(ingest))
 }

@@ -2,7 +2,7 @@
 //! passes its stdout through unchanged, and records what it saw with our own clock — per-turn
 //! request, first token and finish times, the session's wall clock, the exit status and the
 //! command line (without the prompt). The child's exit code becomes ours, and the run is
-//! recorded even when the child fails, prints nothing or is interrupted. docs/run-wrapper.md.
+//! recorded even when the child fails, prints nothing or is interrupted. docs/claude-stream-json.md.
 
 mod child;
 pub mod command_line;

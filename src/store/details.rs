@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::Error;
-use crate::domain::{IngestReport, SessionRecord, SpanBatch};
+use crate::domain::{IngestReport, SessionRecord, SessionTarget, SpanBatch};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
@@ -278,5 +278,43 @@ pub async fn apply_reported(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Res
         .execute(&mut **tx)
         .await?;
     }
+    Ok(())
+}
+
+/// Gives sessions the target that their records name, unless a session span already set one.
+pub async fn apply_session_targets(
+    tx: &mut Tx<'_>,
+    targets: &[SessionTarget],
+) -> Result<(), Error> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<&SessionTarget> = targets
+        .iter()
+        .filter(|t| seen.insert(t.session_id))
+        .collect();
+    sqlx::query!(
+        r#"INSERT INTO targets (id, name)
+           SELECT DISTINCT ON (id) * FROM UNNEST($1::uuid[], $2::text[]) AS t(id, name)
+           ON CONFLICT (id) DO UPDATE
+           SET name = COALESCE(EXCLUDED.name, targets.name), updated_at = NOW()"#,
+        &rows.iter().map(|t| t.target_id).collect::<Vec<_>>(),
+        &rows
+            .iter()
+            .map(|t| t.target_name.clone())
+            .collect::<Vec<_>>() as &[Option<String>],
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        r#"UPDATE harness_sessions s SET target_id = m.target_id, updated_at = NOW()
+           FROM UNNEST($1::uuid[], $2::uuid[]) AS m(session_id, target_id)
+           WHERE s.id = m.session_id AND s.target_id IS NULL"#,
+        &rows.iter().map(|t| t.session_id).collect::<Vec<_>>(),
+        &rows.iter().map(|t| t.target_id).collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

@@ -126,6 +126,7 @@ impl Store {
         ensure_placeholder_sessions(&mut tx, batch, &report, &resolution).await?;
         upsert_sessions(&mut tx, &new_sessions).await?;
         details::apply_reported(&mut tx, &new_sessions).await?;
+        details::apply_session_targets(&mut tx, &batch.session_targets).await?;
         details::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
         details::insert_tools(&mut tx, batch, &report, &resolution.tools).await?;
         details::insert_retries(&mut tx, batch, &report, &resolution.retries).await?;

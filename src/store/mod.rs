@@ -1,6 +1,7 @@
 //! PostgreSQL storage through sqlx: connecting (or starting a private cluster), migrations, and
 //! one module per table family. Queries are compile-checked (`sqlx::query!`, cached in `.sqlx/`).
 
+pub mod claude_metrics;
 mod database;
 mod details;
 mod embedded;

@@ -2,6 +2,10 @@
 //! random ports in front of it (as zero-to-production's `spawn_app`).
 #![allow(dead_code)]
 
+pub mod claude_code;
+pub mod claude_metrics;
+pub mod process;
+pub mod scenario;
 pub mod spans;
 
 use std::time::Duration;

@@ -158,10 +158,14 @@ async fn turns(app: &TestApp, id: &str) -> Vec<Value> {
 }
 
 /// The only session in the database (runs whose stream names none get a fresh id).
-async fn only_session(app: &TestApp) -> Value {
+/// `stderr` is the wrapper's, shown when the session is missing.
+async fn only_session(app: &TestApp, stderr: &str) -> Value {
     let (status, page) = app.get("/api/db/sessions").await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(page["total"], 1, "exactly one session: {page}");
+    assert_eq!(
+        page["total"], 1,
+        "exactly one session: {page}; stderr: {stderr}"
+    );
     let id = page["sessions"][0]["id"].as_str().unwrap().to_string();
     session(app, &id).await
 }
@@ -230,7 +234,7 @@ async fn writes_a_failed_two_turn_run_to_the_database_and_keeps_the_exit_code() 
     assert_eq!(done.code, Some(3), "the child's exit code: {}", done.stderr);
     assert!(done.stdout == std::fs::read(fixture(TWO_TURNS)).unwrap());
 
-    let session = only_session(&app).await;
+    let session = only_session(&app, &done.stderr).await;
     let id = session["id"].as_str().unwrap();
     assert_eq!(session["status"], "failed", "{session}");
     assert_eq!(session["attributes"]["acd.run"]["exit_code"], 3);
@@ -338,7 +342,7 @@ async fn a_child_that_prints_nothing_and_fails_is_still_recorded() {
     assert_eq!(done.code, Some(2), "{}", done.stderr);
     assert!(done.stdout.is_empty());
 
-    let session = only_session(&app).await;
+    let session = only_session(&app, &done.stderr).await;
     assert_eq!(session["status"], "failed");
     assert_eq!(session["turn_count"], 0);
     assert_eq!(session["attributes"]["acd.run"]["exit_code"], 2);

@@ -271,7 +271,12 @@ const MAX_TOKENS: i64 = i32::MAX as i64;
 impl ParsedRun {
     /// Rejects runs that cannot be stored faithfully (a hand-made or corrupted JSON body).
     pub fn validate(&self) -> Result<(), String> {
-        if self.lines == 0 && self.turns.is_empty() && self.result.is_none() {
+        // A wrapped CLI that printed nothing is still a run: its exit status is the record.
+        if self.lines == 0
+            && self.turns.is_empty()
+            && self.result.is_none()
+            && self.wrapper.is_none()
+        {
             return Err("empty run: no lines, turns or result".into());
         }
         for t in &self.turns {

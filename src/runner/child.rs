@@ -5,8 +5,8 @@
 
 use std::ffi::OsString;
 use std::process::{ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -88,27 +88,20 @@ pub struct SpawnError {
 /// Installs the forwarding handlers once per process. Must run before the child is spawned, so
 /// that a signal arriving right after the spawn is forwarded rather than ending the wrapper.
 fn install_signal_forwarding() -> std::io::Result<()> {
-    static INSTALLED: OnceLock<Mutex<Option<String>>> = OnceLock::new();
-    let state = INSTALLED.get_or_init(|| {
-        let mut error = None;
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| {
         for signal in FORWARDED_SIGNALS {
             // SAFETY: the action is async-signal-safe: it only uses atomics and kill(2).
-            let result = unsafe {
+            unsafe {
                 signal_hook_registry::register_sigaction(signal, move |info| {
                     on_signal(signal, info)
                 })
-            };
-            if let Err(e) = result {
-                error = Some(e.to_string());
             }
+            .map_err(|e| e.to_string())?;
         }
-        Mutex::new(error)
+        Ok(())
     });
-    match state.lock().map(|e| e.clone()) {
-        Ok(None) => Ok(()),
-        Ok(Some(e)) => Err(std::io::Error::other(e)),
-        Err(_) => Err(std::io::Error::other("signal set-up poisoned")),
-    }
+    installed.clone().map_err(std::io::Error::other)
 }
 
 /// Runs inside the signal handler: nothing that allocates or locks.

@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::process::{ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -25,6 +25,10 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(3);
 static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 /// Bit `n` set: signal `n` arrived while the child ran.
 static SIGNALS_SEEN: AtomicU64 = AtomicU64::new(0);
+/// Signals that arrived while the child was being started (no pid yet): sent once it has one.
+static SIGNALS_PENDING: AtomicU64 = AtomicU64::new(0);
+/// True from set-up until the child's pid is known.
+static STARTING: AtomicBool = AtomicBool::new(false);
 /// Bit `n` set: signal `n` was sent on to the child by us.
 static SIGNALS_FORWARDED: AtomicU64 = AtomicU64::new(0);
 
@@ -107,10 +111,15 @@ fn install_signal_forwarding() -> std::io::Result<()> {
 /// Runs inside the signal handler: nothing that allocates or locks.
 fn on_signal(signal: i32, info: &libc::siginfo_t) {
     let pid = CHILD_PID.load(Ordering::SeqCst);
+    let bit = 1u64 << signal;
     if pid <= 0 {
+        // A harness may cancel right after starting us: keep the signal for the child.
+        if STARTING.load(Ordering::SeqCst) {
+            SIGNALS_SEEN.fetch_or(bit, Ordering::SeqCst);
+            SIGNALS_PENDING.fetch_or(bit, Ordering::SeqCst);
+        }
         return;
     }
-    let bit = 1u64 << signal;
     SIGNALS_SEEN.fetch_or(bit, Ordering::SeqCst);
     if !sent_by_terminal(info) {
         // SAFETY: kill(2) is async-signal-safe; `pid` is our unreaped child.
@@ -147,9 +156,11 @@ pub async fn run_child(
         program: program.to_string_lossy().into_owned(),
         source,
     };
-    install_signal_forwarding().map_err(spawn_error)?;
     SIGNALS_SEEN.store(0, Ordering::SeqCst);
     SIGNALS_FORWARDED.store(0, Ordering::SeqCst);
+    SIGNALS_PENDING.store(0, Ordering::SeqCst);
+    STARTING.store(true, Ordering::SeqCst);
+    install_signal_forwarding().map_err(spawn_error)?;
 
     let started_at = Utc::now();
     let clock = Instant::now();
@@ -162,6 +173,15 @@ pub async fn run_child(
         .map_err(spawn_error)?;
     if let Some(pid) = child.id() {
         CHILD_PID.store(pid as i32, Ordering::SeqCst);
+        STARTING.store(false, Ordering::SeqCst);
+        // Signals from before the child existed. (A terminal's Ctrl-C in that window is sent
+        // too: the child may have been forked after the kernel signalled the process group.)
+        let pending = SIGNALS_PENDING.swap(0, Ordering::SeqCst);
+        for signal in signal_list(pending) {
+            // SAFETY: plain kill(2) of our own, unreaped child.
+            unsafe { libc::kill(pid as i32, signal) };
+        }
+        SIGNALS_FORWARDED.fetch_or(pending, Ordering::SeqCst);
     }
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut reader = BufReader::new(stdout);

@@ -69,15 +69,14 @@ fn database_url(name: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
-fn wrapper(sink: Sink<'_>, script: &Script, extra_env: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("run");
-    match sink {
-        Sink::Endpoint(url) => cmd.arg("--endpoint").arg(url),
-        Sink::Database(url) => cmd.arg("--database-url").arg(url),
-    };
-    cmd.arg("--")
-        .arg(fake_claude())
+/// Appends the fake CLI, with a real CLI's flags, to `cmd` and sets its script.
+fn fake_claude_args(cmd: &mut Command, script: &Script) {
+    let delays: Vec<String> = script
+        .delays
+        .iter()
+        .map(|(l, ms)| format!("{l}:{ms}"))
+        .collect();
+    cmd.arg(fake_claude())
         .args(["-p", "count from 1 to 5", "--output-format", "stream-json"])
         .args(["--verbose", "--include-partial-messages"])
         .env_remove("DATABASE_URL")
@@ -85,29 +84,30 @@ fn wrapper(sink: Sink<'_>, script: &Script, extra_env: &[(&str, String)]) -> Chi
         .env("RUST_LOG", "warn")
         .env("FAKE_CLAUDE_FIXTURE", &script.fixture)
         .env("FAKE_CLAUDE_EXIT", script.exit.to_string())
-        .env(
-            "FAKE_CLAUDE_DELAYS",
-            script
-                .delays
-                .iter()
-                .map(|(line, ms)| format!("{line}:{ms}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("FAKE_CLAUDE_DELAYS", delays.join(","));
     if let Some(cut) = script.cut_at {
         cmd.env("FAKE_CLAUDE_CUT_AT", cut.to_string());
     }
     if let Some(line) = script.pause_after {
         cmd.env("FAKE_CLAUDE_PAUSE_AFTER", line.to_string());
     }
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    cmd.spawn().expect("the acd-collector binary starts")
+}
+
+fn wrapper(sink: Sink<'_>, script: &Script) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run");
+    match sink {
+        Sink::Endpoint(url) => cmd.arg("--endpoint").arg(url),
+        Sink::Database(url) => cmd.arg("--database-url").arg(url),
+    };
+    cmd.arg("--");
+    fake_claude_args(&mut cmd, script);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the acd-collector binary starts")
 }
 
 struct Finished {
@@ -132,7 +132,16 @@ async fn finish(mut child: Child, mut stdout: Vec<u8>) -> Finished {
 }
 
 async fn run(sink: Sink<'_>, script: &Script) -> Finished {
-    finish(wrapper(sink, script, &[]), Vec::new()).await
+    finish(wrapper(sink, script), Vec::new()).await
+}
+
+/// Bytes in the first `n` lines.
+fn lines_len(bytes: &[u8], n: usize) -> usize {
+    bytes
+        .split_inclusive(|b| *b == b'\n')
+        .take(n)
+        .map(<[u8]>::len)
+        .sum()
 }
 
 fn assert_within(what: &str, measured: &Value, scripted_ms: i64) {
@@ -238,6 +247,7 @@ async fn writes_a_failed_two_turn_run_to_the_database_and_keeps_the_exit_code() 
     let id = session["id"].as_str().unwrap();
     assert_eq!(session["status"], "failed", "{session}");
     assert_eq!(session["attributes"]["acd.run"]["exit_code"], 3);
+    assert_eq!(session["retry_count"], 1, "the api_retry line");
     let turns = turns(&app, id).await;
     assert_eq!(turns.len(), 2, "{turns:?}");
     assert_within("turn 1 TTFT", &turns[0]["time_to_first_token_ms"], 200);
@@ -255,7 +265,7 @@ async fn sigint_reaches_the_child_and_the_interrupted_run_is_recorded() {
         pause_after: Some(8),
         ..Script::replay(PARTIAL)
     };
-    let mut child = wrapper(Sink::Endpoint(&app.api), &script, &[]);
+    let mut child = wrapper(Sink::Endpoint(&app.api), &script);
     // Wait until the fake CLI has written line 8 and is waiting: its handler is installed.
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut seen = Vec::new();
@@ -275,11 +285,7 @@ async fn sigint_reaches_the_child_and_the_interrupted_run_is_recorded() {
 
     assert_eq!(done.code, Some(130), "the child's code: {}", done.stderr);
     let expected = std::fs::read(fixture(PARTIAL)).unwrap();
-    let first_8: usize = expected
-        .split_inclusive(|b| *b == b'\n')
-        .take(8)
-        .map(<[u8]>::len)
-        .sum();
+    let first_8 = lines_len(&expected, 8);
     let (head, marker) = done.stdout.split_at(first_8);
     assert!(head == &expected[..first_8]);
     assert_eq!(
@@ -304,17 +310,14 @@ async fn a_terminal_ctrl_c_reaches_the_child_once_and_the_run_is_recorded() {
     // On a pseudo-terminal, Ctrl-C makes the kernel signal the whole foreground process group:
     // the child gets it directly, so the wrapper must not forward it a second time.
     let pty_run = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pty-run");
-    let output = Command::new(pty_run)
-        .arg("8")
-        .arg(BIN)
-        .args(["run", "--endpoint", &app.api, "--"])
-        .arg(fake_claude())
-        .args(["-p", "count from 1 to 5", "--output-format", "stream-json"])
-        .env_remove("DATABASE_URL")
-        .env_remove("ACD_ENDPOINT")
-        .env("RUST_LOG", "warn")
-        .env("FAKE_CLAUDE_FIXTURE", fixture(PARTIAL))
-        .env("FAKE_CLAUDE_PAUSE_AFTER", "8")
+    let mut cmd = Command::new(pty_run);
+    cmd.args(["8", BIN, "run", "--endpoint", &app.api, "--"]);
+    let script = Script {
+        pause_after: Some(8),
+        ..Script::replay(PARTIAL)
+    };
+    fake_claude_args(&mut cmd, &script);
+    let output = cmd
         .output()
         .await
         .expect("python3 runs tests/fixtures/pty-run");
@@ -354,12 +357,7 @@ async fn a_stream_cut_mid_line_is_passed_on_as_is_and_recorded() {
     let app = TestApp::spawn().await;
     let expected = std::fs::read(fixture(PARTIAL)).unwrap();
     // Cut in the middle of line 8, the assistant line.
-    let line_8_start: usize = expected
-        .split_inclusive(|b| *b == b'\n')
-        .take(7)
-        .map(<[u8]>::len)
-        .sum();
-    let cut = line_8_start + 40;
+    let cut = lines_len(&expected, 7) + 40;
     let script = Script {
         cut_at: Some(cut),
         exit: 1,

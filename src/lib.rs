@@ -11,6 +11,7 @@ pub mod claude;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod indexer;
 pub mod metric_points;
 pub mod metrics;
 pub mod otlp;

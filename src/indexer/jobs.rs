@@ -1,0 +1,1 @@
+//! Placeholder, filled in by the job-queue step.

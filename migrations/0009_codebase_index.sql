@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS codebase_files (
     code_lines    BIGINT NOT NULL,
     comment_lines BIGINT NOT NULL,
     blank_lines   BIGINT NOT NULL,
+    -- Unicode characters; tokens = ceil(chars / 4), the PRD's estimate.
+    chars         BIGINT NOT NULL,
     tokens        BIGINT NOT NULL,
     PRIMARY KEY (target_id, path)
 );

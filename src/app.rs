@@ -101,12 +101,21 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
             .await
             .map_err(|e| format!("OTLP/HTTP server: {e}"))
     });
+    // The reindex worker: claims jobs from the PostgreSQL queue, woken by the API.
+    let index_jobs = Arc::new(tokio::sync::Notify::new());
+    let worker = crate::indexer::jobs::Worker {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        wake: index_jobs.clone(),
+    };
+    tasks.spawn(worker.run(signal.clone()));
     let rx = signal.clone();
     let rest_router = api::router(api::ApiState {
         store,
         metrics: metrics.clone(),
         prices: Arc::new(settings.prices.clone()),
         max_body_bytes: settings.limits.max_body_bytes,
+        index_jobs,
     });
     tasks.spawn(async move {
         axum::serve(rest, rest_router)

@@ -2,12 +2,14 @@
 //! OpenAPI document at `/api/openapi.json`, and Prometheus `/metrics`.
 
 mod claude_code_metrics;
+mod codebase;
 mod error;
 mod extract;
 mod ingest;
 mod openapi;
 mod ops;
 mod sessions;
+mod targets;
 mod token_usage;
 
 use std::sync::Arc;
@@ -31,6 +33,8 @@ pub struct ApiState {
     pub prices: Arc<PriceTable>,
     /// Largest body accepted by the ingest endpoint (bytes).
     pub max_body_bytes: usize,
+    /// Rung when a reindex job is queued, so this replica's worker starts it at once.
+    pub index_jobs: Arc<tokio::sync::Notify>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -54,6 +58,14 @@ pub fn router(state: ApiState) -> Router {
             "/api/db/token-usage/efficiency",
             get(token_usage::efficiency),
         )
+        .route(
+            "/api/db/targets",
+            get(targets::list).post(targets::register),
+        )
+        .route("/api/db/codebase/largest", get(codebase::largest))
+        .route("/api/db/codebase/jobs/{id}", get(codebase::job))
+        .route("/api/db/codebase/{id}", get(codebase::show))
+        .route("/api/db/codebase/{id}/reindex", post(codebase::reindex))
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, claude_code_metrics, ingest, sessions, token_usage};
+use super::{ErrorBody, claude_code_metrics, codebase, ingest, sessions, targets, token_usage};
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
 use crate::store::claude_metrics::SeriesTotal;
@@ -26,6 +26,12 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::by_model,
         token_usage::efficiency,
         ingest::claude_run,
+        targets::register,
+        targets::list,
+        codebase::reindex,
+        codebase::job,
+        codebase::show,
+        codebase::largest,
     ),
     components(schemas(
         ErrorBody,
@@ -58,6 +64,15 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         claude::ParsedCompaction,
         claude::ResultLine,
         claude::ModelUsage,
+        targets::RegisterTarget,
+        targets::TargetList,
+        codebase::ReindexAccepted,
+        codebase::CodebaseDetail,
+        codebase::LargestCodebases,
+        crate::store::codebase::Target,
+        crate::store::codebase::CodebaseIndex,
+        crate::store::codebase::CodebaseSize,
+        crate::store::codebase_jobs::IndexJob,
     ))
 )]
 pub struct ApiDoc;

@@ -129,6 +129,37 @@ impl ModelGuard {
     }
 }
 
+pub const MAX_TARGETS: usize = 64;
+pub const OTHER_TARGET: &str = "other";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabels {
+    pub target: String,
+}
+
+/// Bounds the set of `target` label values: a target's name, else its id; the first
+/// [`MAX_TARGETS`] distinct values get their own series, the rest share `other`.
+#[derive(Debug, Default)]
+pub struct TargetGuard {
+    seen: Mutex<HashSet<String>>,
+}
+
+impl TargetGuard {
+    pub fn label(&self, name: Option<&str>, id: &str) -> String {
+        let value = name.filter(|n| !n.trim().is_empty()).unwrap_or(id);
+        let value: String = value.chars().take(MAX_LABEL_LEN).collect();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.contains(&value) {
+            return value;
+        }
+        if seen.len() < MAX_TARGETS {
+            seen.insert(value.clone());
+            return value;
+        }
+        OTHER_TARGET.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +172,18 @@ mod tests {
         }
         assert_eq!(guard.label("one-too-many"), OTHER_MODEL);
         assert_eq!(guard.label("m0"), "m0");
+    }
+
+    #[test]
+    fn targets_use_name_else_id_and_are_capped() {
+        let guard = TargetGuard::default();
+        assert_eq!(guard.label(Some("repo"), "id-0"), "repo");
+        assert_eq!(guard.label(Some(" "), "id-1"), "id-1");
+        assert_eq!(guard.label(None, "id-2"), "id-2");
+        for i in 3..MAX_TARGETS {
+            assert_eq!(guard.label(None, &format!("id-{i}")), format!("id-{i}"));
+        }
+        assert_eq!(guard.label(None, "one-too-many"), OTHER_TARGET);
+        assert_eq!(guard.label(Some("repo"), "id-0"), "repo");
     }
 }

@@ -3,6 +3,7 @@
 //! spans that were new, so a retried batch is counted once.
 
 pub mod claude_code;
+pub mod codebase;
 mod labels;
 
 use std::sync::atomic::AtomicU64;
@@ -15,7 +16,8 @@ use prometheus_client::registry::Registry;
 
 pub use labels::{
     ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, RetryLabels, RetryReason,
-    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TokenLabels, TokenType,
+    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels,
+    TokenLabels, TokenType,
 };
 
 use crate::domain::{IngestReport, SessionStatus, SpanBatch};
@@ -39,6 +41,7 @@ pub struct Metrics {
     spans_received: Family<SpanOutcomeLabels, Counter>,
     request_failures: Family<RequestFailureLabels, Counter>,
     claude_code: claude_code::ClaudeCodeMetrics,
+    pub codebase: codebase::CodebaseMetrics,
 }
 
 /// Turn latency buckets: model calls take from a fraction of a second to minutes.
@@ -138,6 +141,7 @@ impl Metrics {
             request_failures.clone(),
         );
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
+        let codebase = codebase::CodebaseMetrics::register(&mut registry);
         Self {
             registry,
             models: ModelGuard::default(),
@@ -154,6 +158,7 @@ impl Metrics {
             spans_received,
             request_failures,
             claude_code,
+            codebase,
         }
     }
 

@@ -2,6 +2,8 @@
 //! one module per table family. Queries are compile-checked (`sqlx::query!`, cached in `.sqlx/`).
 
 pub mod claude_metrics;
+pub mod codebase;
+pub mod codebase_jobs;
 mod database;
 mod details;
 mod embedded;

@@ -28,6 +28,9 @@ pub enum Command {
     /// Run a command (the Claude CLI with `--output-format stream-json`), pass its output
     /// through unchanged and record the run: `acd-collector run -- claude -p "…" …`.
     Run(RunArgs),
+    /// Index a codebase: files, lines (code/comment/blank), bytes, languages, largest files and
+    /// the token estimate (chars/4). With --target, stored as that registered target's index.
+    Index(IndexArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,4 +141,22 @@ pub struct RunArgs {
     /// The command to run and its arguments, after `--`.
     #[arg(last = true, required = true, num_args = 1..)]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IndexArgs {
+    /// The directory to index.
+    pub path: PathBuf,
+    /// Store the result as this registered target's index (its root must be PATH); re-indexing
+    /// then reads only files changed since the target's last index.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Print the summary as one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Walker threads (default: the machine's parallelism).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }

@@ -28,5 +28,6 @@ pub async fn run(cli: config::Cli) -> Result<(), Error> {
         config::Command::Serve(args) => app::serve(args).await,
         config::Command::Ingest(command) => claude::ingest::run(command).await,
         config::Command::Run(args) => runner::run(args).await,
+        config::Command::Index(args) => indexer::cli::run(args).await,
     }
 }

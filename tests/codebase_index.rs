@@ -478,3 +478,109 @@ async fn bad_input_gets_json_4xx() {
     );
     app.shutdown().await;
 }
+
+/// Runs `acd-collector index ARGS` as an unprivileged user when the tests run as root (root
+/// reads files whatever their mode, so "unreadable" needs someone else).
+fn cli(args: &[&str], database_url: Option<&str>) -> std::process::Output {
+    let bin = env!("CARGO_BIN_EXE_acd-collector");
+    let as_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let mut command = if as_root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin]);
+        c
+    } else {
+        std::process::Command::new(bin)
+    };
+    command.arg("index").args(args).env_remove("DATABASE_URL");
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    command.output().expect("the CLI runs")
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Makes the whole tree readable by others, then locks one file and one directory.
+fn with_unreadable_entries(tree: &Tree) {
+    chmod(tree.root.parent().unwrap(), 0o755);
+    write(&tree.root, "locked.rs", b"fn locked() {}\n");
+    write(&tree.root, "private/inner.rs", b"fn inner() {}\n");
+    chmod(&tree.root.join("locked.rs"), 0o000);
+    chmod(&tree.root.join("private"), 0o000);
+}
+
+#[test]
+fn cli_json_reports_unreadable_entries_and_counts_the_rest() {
+    let tree = tree();
+    with_unreadable_entries(&tree);
+    let out = cli(&[tree.root.to_str().unwrap(), "--json"], None);
+    chmod(&tree.root.join("private"), 0o755);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let json: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    let summary: Summary = serde_json::from_value(json.clone()).expect("a summary");
+    check_full_summary_except_unreadable(&summary);
+    assert_eq!(
+        json["problems"]["unreadable"],
+        json!({"count": 2, "examples": ["locked.rs", "private"]})
+    );
+    assert_eq!(json["root"], tree.root.to_str().unwrap());
+    assert!(json["target_id"].is_null());
+}
+
+fn check_full_summary_except_unreadable(s: &Summary) {
+    let mut s = s.clone();
+    s.problems.0.remove(&Problem::Unreadable);
+    check_full_summary(&s);
+}
+
+#[tokio::test]
+async fn cli_stores_a_registered_targets_index() {
+    let tree = tree();
+    chmod(tree.root.parent().unwrap(), 0o755);
+    let app = common::TestApp::spawn().await;
+    let root = tree.root.to_str().unwrap();
+    let (_, target) = post(
+        &app,
+        "/api/db/targets",
+        json!({"name": "cli", "path": root}),
+    )
+    .await;
+    let id = target["id"].as_str().unwrap();
+    let admin = common::admin_url();
+    let url = format!("{}/{}", admin.rsplit_once('/').unwrap().0, app.db.name);
+    let out = cli(&[root, "--target", id], Some(&url));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("stored as index"), "{table}");
+    let (_, detail) = app.get(&format!("/api/db/codebase/{id}")).await;
+    let latest = &detail["latest"];
+    assert_eq!(
+        (latest["total_files"].as_i64(), latest["lines"].as_i64()),
+        (Some(6), Some(17))
+    );
+    assert_eq!(latest["files_read"], 7);
+    // A path that is not the target's root, and an unregistered target, are refused.
+    let src = format!("{root}/src");
+    let wrong = cli(&[&src, "--target", id], Some(&url));
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not the registered root"));
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let missing = cli(&[root, "--target", &unknown], Some(&url));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not registered"));
+    app.shutdown().await;
+}

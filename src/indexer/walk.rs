@@ -167,7 +167,7 @@ impl Visitor<'_> {
         {
             return Ok((prev.clone(), Outcome::Unchanged));
         }
-        let content = match std::fs::read(path) {
+        let content = match read_no_follow(path, meta.size()) {
             Ok(content) => content,
             Err(err) => return Err(failed(err, rel)),
         };
@@ -204,6 +204,20 @@ impl Visitor<'_> {
     }
 }
 
+/// Reads a file, refusing a symlink put in its place since it was listed (O_NOFOLLOW), so a
+/// swapped entry cannot make the walk read outside the root.
+fn read_no_follow(path: &Path, size_hint: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut content = Vec::with_capacity(usize::try_from(size_hint).unwrap_or(0));
+    file.read_to_end(&mut content)?;
+    Ok(content)
+}
+
 /// The path and I/O error kind inside a walk error, where it has them.
 fn error_parts(err: &ignore::Error) -> (Option<PathBuf>, Option<ErrorKind>) {
     match err {
@@ -215,5 +229,40 @@ fn error_parts(err: &ignore::Error) -> (Option<PathBuf>, Option<ErrorKind>) {
         ignore::Error::Loop { child, .. } => (Some(child.clone()), None),
         ignore::Error::Io(io) => (None, Some(io.kind())),
         _ => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walk_errors_keep_their_path_and_kind() {
+        let io = |kind| Box::new(ignore::Error::Io(std::io::Error::from(kind)));
+        let vanished = ignore::Error::WithDepth {
+            depth: 2,
+            err: Box::new(ignore::Error::WithPath {
+                path: PathBuf::from("/r/gone"),
+                err: io(ErrorKind::NotFound),
+            }),
+        };
+        assert_eq!(
+            error_parts(&vanished),
+            (Some(PathBuf::from("/r/gone")), Some(ErrorKind::NotFound))
+        );
+        let denied = ignore::Error::WithPath {
+            path: PathBuf::from("/r/locked"),
+            err: io(ErrorKind::PermissionDenied),
+        };
+        assert_eq!(error_parts(&denied).1, Some(ErrorKind::PermissionDenied));
+    }
+
+    #[test]
+    fn a_symlink_swapped_in_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        assert!(read_no_follow(&dir.path().join("link"), 1).is_err());
+        assert_eq!(read_no_follow(&dir.path().join("real"), 1).unwrap(), b"x");
     }
 }

@@ -47,11 +47,17 @@ pub fn count(content: &[u8], language: Option<&Language>) -> Counts {
         tokens: estimate_tokens(chars),
         ..Counts::default()
     };
+    let syntax = language.map(Syntax::new);
     let mut depth = 0usize;
     for line in content.split_inclusive(|&b| b == b'\n') {
         counts.lines += 1;
         let line = line.trim_ascii();
-        match classify(line, language, &mut depth) {
+        let kind = match &syntax {
+            _ if line.is_empty() && depth == 0 => Kind::Blank,
+            None => Kind::Code,
+            Some(syntax) => syntax.classify(line, &mut depth),
+        };
+        match kind {
             Kind::Blank => counts.blanks += 1,
             Kind::Comment => counts.comments += 1,
             Kind::Code => counts.code += 1,
@@ -67,76 +73,101 @@ enum Kind {
     Code,
 }
 
-/// Classifies one trimmed line, carrying the open block-comment depth across lines. A line with
-/// any code on it is code; one with only comment text (or inside a block comment) is a comment.
-fn classify(line: &[u8], language: Option<&Language>, depth: &mut usize) -> Kind {
-    let Some(lang) = language else {
-        return if line.is_empty() {
-            Kind::Blank
-        } else {
-            Kind::Code
-        };
-    };
-    if line.is_empty() {
-        return if *depth > 0 {
-            Kind::Comment
-        } else {
-            Kind::Blank
-        };
+/// A language's syntax with a table of the bytes that can start a comment marker or a string,
+/// so that a line is scanned with one table lookup per byte and markers are compared only
+/// where such a byte is.
+struct Syntax<'a> {
+    lang: &'a Language,
+    special: [bool; 256],
+}
+
+impl<'a> Syntax<'a> {
+    fn new(lang: &'a Language) -> Self {
+        let mut special = [false; 256];
+        let firsts = lang.line_comments.iter().map(|c| c.as_bytes()[0]);
+        let blocks = lang
+            .block_comments
+            .iter()
+            .map(|(open, _)| open.as_bytes()[0]);
+        for b in firsts.chain(blocks).chain(lang.quotes.iter().copied()) {
+            special[usize::from(b)] = true;
+        }
+        Self { lang, special }
     }
-    let (mut code, mut comment) = (false, *depth > 0);
-    let mut i = 0;
-    while i < line.len() {
-        let rest = &line[i..];
-        if *depth > 0 {
-            // Inside a block comment: look for its end (or a nested start).
-            let (open, close) = lang.block_comments[0];
-            if lang.nested && rest.starts_with(open.as_bytes()) {
-                *depth += 1;
+
+    /// Classifies one trimmed line, carrying the open block-comment depth across lines. A line
+    /// with any code on it is code; one with only comment text (or inside a block comment) is a
+    /// comment.
+    fn classify(&self, line: &[u8], depth: &mut usize) -> Kind {
+        let lang = self.lang;
+        let (mut code, mut comment) = (false, *depth > 0);
+        let mut i = 0;
+        while i < line.len() {
+            if *depth > 0 {
+                // Inside a block comment: jump to its end (or a nested start).
+                let (open, close) = lang.block_comments[0];
+                let (open, close) = (open.as_bytes(), close.as_bytes());
+                let next = if lang.nested {
+                    memchr::memchr2(open[0], close[0], &line[i..])
+                } else {
+                    memchr::memchr(close[0], &line[i..])
+                };
+                let Some(at) = next else { break };
+                i += at;
+                if lang.nested && line[i..].starts_with(open) {
+                    *depth += 1;
+                    i += open.len();
+                } else if line[i..].starts_with(close) {
+                    *depth -= 1;
+                    i += close.len();
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            // Outside comments: anything before the next special byte that is not blank is code.
+            let next = line[i..]
+                .iter()
+                .position(|&b| self.special[usize::from(b)])
+                .map_or(line.len(), |at| i + at);
+            if !code && line[i..next].iter().any(|b| !b.is_ascii_whitespace()) {
+                code = true;
+            }
+            i = next;
+            let Some(&byte) = line.get(i) else { break };
+            let rest = &line[i..];
+            if lang
+                .line_comments
+                .iter()
+                .any(|c| rest.starts_with(c.as_bytes()))
+            {
+                comment = true;
+                break;
+            }
+            if let Some((open, _)) = lang
+                .block_comments
+                .iter()
+                .find(|(open, _)| rest.starts_with(open.as_bytes()))
+            {
+                comment = true;
+                *depth = 1;
                 i += open.len();
-            } else if rest.starts_with(close.as_bytes()) {
-                *depth -= 1;
-                i += close.len();
+                continue;
+            }
+            code = true;
+            if lang.quotes.contains(&byte) {
+                i += 1 + string_len(&rest[1..], byte);
             } else {
                 i += 1;
             }
-            continue;
         }
-        if rest[0].is_ascii_whitespace() {
-            i += 1;
-            continue;
-        }
-        if lang
-            .line_comments
-            .iter()
-            .any(|c| rest.starts_with(c.as_bytes()))
-        {
-            comment = true;
-            break;
-        }
-        if let Some((open, _)) = lang
-            .block_comments
-            .iter()
-            .find(|(open, _)| rest.starts_with(open.as_bytes()))
-        {
-            comment = true;
-            *depth = 1;
-            i += open.len();
-            continue;
-        }
-        code = true;
-        if lang.quotes.contains(&rest[0]) {
-            i += 1 + string_len(&rest[1..], rest[0]);
+        if code {
+            Kind::Code
+        } else if comment {
+            Kind::Comment
         } else {
-            i += 1;
+            Kind::Blank
         }
-    }
-    if code {
-        Kind::Code
-    } else if comment {
-        Kind::Comment
-    } else {
-        Kind::Blank
     }
 }
 

@@ -82,6 +82,8 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub test_analysis: TestAnalysis,
     /// Seconds shutdown waits for in-flight requests before closing connections.
     #[arg(long, env = "ACD_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
@@ -127,6 +129,43 @@ impl Default for Limits {
             max_body_bytes: 20 * 1024 * 1024,
             max_decompressed_bytes: 64 * 1024 * 1024,
         }
+    }
+}
+
+/// How flaky tests and pass-rate regressions are found (docs/tests-and-retries.md).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct TestAnalysis {
+    /// Flip rule: a test is flaky when its outcome flipped twice (pass→fail→pass or
+    /// fail→pass→fail) across the target's last N sessions that ran it (3–100).
+    #[arg(long, env = "ACD_FLAKY_WINDOW", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(3..=100))]
+    pub flaky_window: u32,
+    /// A session regressed when its pass rate is more than this many percentage points below
+    /// the previous session's for the same target (0–100).
+    #[arg(long, env = "ACD_REGRESSION_THRESHOLD_POINTS", default_value_t = 10.0,
+          value_parser = parse_points)]
+    pub regression_threshold_points: f64,
+}
+
+impl Default for TestAnalysis {
+    fn default() -> Self {
+        Self {
+            flaky_window: 5,
+            regression_threshold_points: 10.0,
+        }
+    }
+}
+
+/// Percentage points, 0 to 100.
+pub fn parse_points(raw: &str) -> Result<f64, String> {
+    let points: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number"))?;
+    if points.is_finite() && (0.0..=100.0).contains(&points) {
+        Ok(points)
+    } else {
+        Err(format!("{raw:?} is not between 0 and 100 percentage points"))
     }
 }
 

@@ -8,6 +8,7 @@ mod ingest;
 mod openapi;
 mod ops;
 mod sessions;
+mod tests;
 mod token_usage;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use axum::routing::{get, post};
 pub use error::{Error, ErrorBody};
 pub use openapi::ApiDoc;
 
+use crate::config::TestAnalysis;
 use crate::metrics::Metrics;
 use crate::pricing::PriceTable;
 use crate::store::Store;
@@ -31,6 +33,8 @@ pub struct ApiState {
     pub prices: Arc<PriceTable>,
     /// Largest body accepted by the ingest endpoint (bytes).
     pub max_body_bytes: usize,
+    /// Defaults of the flaky and regression rules.
+    pub test_analysis: TestAnalysis,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -48,6 +52,9 @@ pub fn router(state: ApiState) -> Router {
             "/api/db/sessions/{id}/claude-code-metrics",
             get(claude_code_metrics::show),
         )
+        .route("/api/db/tests/flaky", get(tests::flaky))
+        .route("/api/db/tests/regressions", get(tests::regressions))
+        .route("/api/db/tests/{repo_id}", get(tests::history))
         .route("/api/db/token-usage", get(token_usage::over_time))
         .route("/api/db/token-usage/by-model", get(token_usage::by_model))
         .route(

@@ -3,11 +3,14 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, claude_code_metrics, ingest, sessions, token_usage};
+use super::{ErrorBody, claude_code_metrics, ingest, sessions, tests, token_usage};
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
 use crate::store::claude_metrics::SeriesTotal;
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
+use crate::store::test_analysis::{
+    FlakyRule, FlakyTest, Regression, SessionOutcome, TestHistoryRow, TestId,
+};
 use crate::store::token_usage::{DailyUsage, ModelTotals};
 
 #[derive(OpenApi)]
@@ -26,6 +29,9 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::by_model,
         token_usage::efficiency,
         ingest::claude_run,
+        tests::history,
+        tests::flaky,
+        tests::regressions,
     ),
     components(schemas(
         ErrorBody,
@@ -58,6 +64,15 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         claude::ParsedCompaction,
         claude::ResultLine,
         claude::ModelUsage,
+        tests::TestHistory,
+        tests::FlakyTests,
+        tests::Regressions,
+        TestHistoryRow,
+        FlakyTest,
+        FlakyRule,
+        SessionOutcome,
+        Regression,
+        TestId,
     ))
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 
 pub const MAX_MODELS: usize = 64;
+pub const MAX_TARGETS: usize = 64;
 const MAX_LABEL_LEN: usize = 96;
 pub const OTHER_MODEL: &str = "other";
 
@@ -129,6 +130,36 @@ impl ModelGuard {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabels {
+    pub target: String,
+}
+
+/// Bounds the set of `target` label values: the target's name, else its id; the first
+/// [`MAX_TARGETS`] distinct values get their own series, the rest share `other`.
+#[derive(Debug, Default)]
+pub struct TargetGuard {
+    seen: Mutex<HashSet<String>>,
+}
+
+impl TargetGuard {
+    pub fn label(&self, name: Option<&str>, id: uuid::Uuid) -> String {
+        let label: String = match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(name) => name.chars().take(MAX_LABEL_LEN).collect(),
+            None => id.to_string(),
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.contains(&label) {
+            return label;
+        }
+        if seen.len() < MAX_TARGETS {
+            seen.insert(label.clone());
+            return label;
+        }
+        OTHER_MODEL.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +172,19 @@ mod tests {
         }
         assert_eq!(guard.label("one-too-many"), OTHER_MODEL);
         assert_eq!(guard.label("m0"), "m0");
+    }
+
+    #[test]
+    fn targets_are_named_else_by_id_and_capped() {
+        let guard = TargetGuard::default();
+        let id = uuid::Uuid::from_u128(7);
+        assert_eq!(guard.label(Some("web-app"), id), "web-app");
+        assert_eq!(guard.label(None, id), id.to_string());
+        assert_eq!(guard.label(Some(" "), id), id.to_string());
+        for i in 2..MAX_TARGETS {
+            guard.label(Some(&format!("t{i}")), id);
+        }
+        assert_eq!(guard.label(Some("one-too-many"), id), OTHER_MODEL);
+        assert_eq!(guard.label(Some("web-app"), id), "web-app");
     }
 }

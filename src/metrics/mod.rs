@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 mod labels;
+pub mod test_state;
 
 use std::sync::atomic::AtomicU64;
 
@@ -15,11 +16,13 @@ use prometheus_client::registry::Registry;
 
 pub use labels::{
     ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, RetryLabels, RetryReason,
-    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TokenLabels, TokenType,
+    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels,
+    TokenLabels, TokenType,
 };
 
 use crate::domain::{IngestReport, SessionStatus, SpanBatch};
 use crate::metric_points::{MetricBatch, MetricReport};
+use crate::store::test_analysis::TargetTestState;
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -39,6 +42,8 @@ pub struct Metrics {
     spans_received: Family<SpanOutcomeLabels, Counter>,
     request_failures: Family<RequestFailureLabels, Counter>,
     claude_code: claude_code::ClaudeCodeMetrics,
+    targets: TargetGuard,
+    test_state: test_state::TestStateMetrics,
 }
 
 /// Turn latency buckets: model calls take from a fraction of a second to minutes.
@@ -138,6 +143,7 @@ impl Metrics {
             request_failures.clone(),
         );
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
+        let test_state = test_state::TestStateMetrics::register(&mut registry);
         Self {
             registry,
             models: ModelGuard::default(),
@@ -154,6 +160,8 @@ impl Metrics {
             spans_received,
             request_failures,
             claude_code,
+            targets: TargetGuard::default(),
+            test_state,
         }
     }
 
@@ -220,6 +228,18 @@ impl Metrics {
     /// Counts what a committed metrics batch added (Claude Code's counters, a cross-check).
     pub fn record_metric_points(&self, batch: &MetricBatch, report: &MetricReport) {
         self.claude_code.record(&self.models, batch, report);
+    }
+
+    /// Sets a target's test gauges after a commit that stored new test runs, and counts its
+    /// regressions not counted before (a resent run counts nothing).
+    pub fn record_test_state(&self, state: &TargetTestState) {
+        self.test_state.record(&self.targets, state, true);
+    }
+
+    /// Start-up: sets the gauges from the database; earlier regressions are remembered, not
+    /// counted.
+    pub fn restore_test_state(&self, state: &TargetTestState) {
+        self.test_state.record(&self.targets, state, false);
     }
 
     pub fn record_request_failure(&self, reason: RequestFailure) {

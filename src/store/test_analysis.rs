@@ -66,13 +66,13 @@ pub struct TargetTestState {
 }
 
 impl Store {
-    pub async fn target_exists(&self, target_id: Uuid) -> Result<bool, Error> {
-        Ok(sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM targets WHERE id = $1) AS "exists!""#,
-            target_id
+    /// The target's name: `None` for an unknown target, `Some(None)` for one without a name.
+    pub async fn target_name(&self, target_id: Uuid) -> Result<Option<Option<String>>, Error> {
+        Ok(
+            sqlx::query_scalar!("SELECT name FROM targets WHERE id = $1", target_id)
+                .fetch_optional(&self.pool)
+                .await?,
         )
-        .fetch_one(&self.pool)
-        .await?)
     }
 
     /// The target's sessions that ran tests, newest first, and how many there are.
@@ -135,11 +135,7 @@ impl Store {
         target_id: Uuid,
         config: &TestAnalysis,
     ) -> Result<TargetTestState, Error> {
-        let target_name =
-            sqlx::query_scalar!("SELECT name FROM targets WHERE id = $1", target_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten();
+        let target_name = self.target_name(target_id).await?.flatten();
         // The delta is computed in NUMERIC: 0.9 − 1.0 is exactly −0.1.
         let latest = sqlx::query!(
             r#"SELECT s.test_pass_rate::float8 AS "rate!",

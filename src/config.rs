@@ -165,7 +165,9 @@ pub fn parse_points(raw: &str) -> Result<f64, String> {
     if points.is_finite() && (0.0..=100.0).contains(&points) {
         Ok(points)
     } else {
-        Err(format!("{raw:?} is not between 0 and 100 percentage points"))
+        Err(format!(
+            "{raw:?} is not between 0 and 100 percentage points"
+        ))
     }
 }
 

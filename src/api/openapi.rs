@@ -3,11 +3,12 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, claude_code_metrics, ingest, sessions, token_usage};
+use super::{ErrorBody, claude_code_metrics, ingest, sessions, test_runs, token_usage};
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
 use crate::store::claude_metrics::SeriesTotal;
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
+use crate::store::test_runs::StoredTestRun;
 use crate::store::token_usage::{DailyUsage, ModelTotals};
 
 #[derive(OpenApi)]
@@ -26,6 +27,7 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::by_model,
         token_usage::efficiency,
         ingest::claude_run,
+        test_runs::create,
     ),
     components(schemas(
         ErrorBody,
@@ -58,6 +60,8 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         claude::ParsedCompaction,
         claude::ResultLine,
         claude::ModelUsage,
+        test_runs::TestRunResponse,
+        StoredTestRun,
     ))
 )]
 pub struct ApiDoc;

@@ -129,9 +129,74 @@ impl ModelGuard {
     }
 }
 
+/// Label of test runs whose session has no target (yet).
+pub const NO_TARGET: &str = "none";
+
+/// Bounds the `target` label of the test metrics: the target's name, else its id; the first
+/// [`MAX_MODELS`] distinct values get their own series, the rest share `other`.
+#[derive(Debug, Default)]
+pub struct TargetGuard {
+    seen: ModelGuard,
+}
+
+impl TargetGuard {
+    pub fn label(&self, target: Option<&crate::domain::RunTarget>) -> String {
+        let Some(target) = target else {
+            return NO_TARGET.to_string();
+        };
+        match target.name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => self.seen.label(name),
+            _ => self.seen.label(&target.id.to_string()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TestLabels {
+    pub target: String,
+    pub result: TestResult,
+}
+
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum TestResult {
+    passed,
+    failed,
+    error,
+    skipped,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_are_labelled_by_name_else_id_and_capped() {
+        use crate::domain::RunTarget;
+        let guard = TargetGuard::default();
+        let id = uuid::Uuid::from_u128(1);
+        let named = RunTarget {
+            id,
+            name: Some("demo".into()),
+        };
+        let unnamed = RunTarget { id, name: None };
+        assert_eq!(guard.label(Some(&named)), "demo");
+        assert_eq!(guard.label(Some(&unnamed)), id.to_string());
+        assert_eq!(guard.label(None), NO_TARGET);
+        for i in 0..MAX_MODELS {
+            let t = RunTarget {
+                id,
+                name: Some(format!("t{i}")),
+            };
+            guard.label(Some(&t));
+        }
+        let late = RunTarget {
+            id,
+            name: Some("late".into()),
+        };
+        assert_eq!(guard.label(Some(&late)), OTHER_MODEL);
+        assert_eq!(guard.label(Some(&named)), "demo");
+    }
 
     #[test]
     fn models_past_the_cap_share_one_label() {

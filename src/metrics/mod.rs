@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 mod labels;
+pub mod test_runs;
 
 use std::sync::atomic::AtomicU64;
 
@@ -15,7 +16,8 @@ use prometheus_client::registry::Registry;
 
 pub use labels::{
     ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, RetryLabels, RetryReason,
-    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TokenLabels, TokenType,
+    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TestLabels,
+    TestResult, TokenLabels, TokenType,
 };
 
 use crate::domain::{IngestReport, SessionStatus, SpanBatch};
@@ -39,6 +41,7 @@ pub struct Metrics {
     spans_received: Family<SpanOutcomeLabels, Counter>,
     request_failures: Family<RequestFailureLabels, Counter>,
     claude_code: claude_code::ClaudeCodeMetrics,
+    test_runs: test_runs::TestRunMetrics,
 }
 
 /// Turn latency buckets: model calls take from a fraction of a second to minutes.
@@ -138,6 +141,7 @@ impl Metrics {
             request_failures.clone(),
         );
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
+        let test_runs = test_runs::TestRunMetrics::register(&mut registry);
         Self {
             registry,
             models: ModelGuard::default(),
@@ -154,6 +158,7 @@ impl Metrics {
             spans_received,
             request_failures,
             claude_code,
+            test_runs,
         }
     }
 
@@ -206,6 +211,7 @@ impl Metrics {
                 self.exhausted_retries.inc();
             }
         }
+        self.test_runs.record(batch, report);
         for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {
             let status = match session.status {
                 SessionStatus::Completed => SessionStatusLabel::completed,

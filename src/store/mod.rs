@@ -9,6 +9,7 @@ mod file_access;
 mod ingest;
 mod rollups;
 pub mod sessions;
+pub mod test_runs;
 pub mod token_usage;
 
 use std::time::Duration;

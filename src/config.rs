@@ -48,6 +48,34 @@ pub enum IngestCommand {
         #[command(flatten)]
         output: IngestOutput,
     },
+    /// A JUnit XML test report (pytest --junitxml, jest-junit, cargo-nextest, go-junit-report,
+    /// Maven Surefire, Gradle), stored as a test run of a session.
+    Junit(TestReportArgs),
+    /// A libtest JSON stream (`cargo test -- -Z unstable-options --format json`) or cargo-nextest's
+    /// (`cargo nextest run --message-format libtest-json`), stored as a test run of a session.
+    TestJson(TestReportArgs),
+}
+
+/// `ingest junit` / `ingest test-json`.
+#[derive(Debug, Clone, Args)]
+pub struct TestReportArgs {
+    /// The report file, or `-` for standard input.
+    pub file: PathBuf,
+    /// The session the tests ran in: its UUID, or its external id (mapped like
+    /// `gen_ai.conversation.id`). It must already exist.
+    #[arg(long)]
+    pub session: String,
+    /// The code revision the tests ran against (e.g. a git commit).
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Suite name, replacing the report's own.
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// junit | json (libtest or nextest, told apart by test names) | libtest-json | nextest-json.
+    #[arg(long)]
+    pub format: Option<String>,
+    #[command(flatten)]
+    pub output: IngestOutput,
 }
 
 /// Where `ingest` (and the `run` wrapper) put what they parsed.

@@ -5,6 +5,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+mod test_runs;
+pub use test_runs::*;
+
 /// Namespace of the UUIDv5 ids derived from non-UUID session ids and from span identities.
 /// Fixed forever: changing it would split existing sessions.
 pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b7e_93a4_4d0b_9c55_1a2e_acd0_c011);
@@ -236,6 +239,8 @@ pub struct SpanBatch {
     pub turns: Vec<TurnRecord>,
     pub tools: Vec<ToolCallRecord>,
     pub retries: Vec<RetryRecord>,
+    /// Test runs: `acd.test_run` spans and uploaded reports (JUnit XML, libtest/nextest JSON).
+    pub test_runs: Vec<TestRunRecord>,
     /// Targets named by records that are not session spans (e.g. `acd.target.id` set as an
     /// OTEL resource attribute of Claude Code): given to the session if it has none yet.
     pub session_targets: Vec<SessionTarget>,
@@ -246,7 +251,11 @@ pub struct SpanBatch {
 
 impl SpanBatch {
     pub fn stored_span_count(&self) -> usize {
-        self.sessions.len() + self.turns.len() + self.tools.len() + self.retries.len()
+        self.sessions.len()
+            + self.turns.len()
+            + self.tools.len()
+            + self.retries.len()
+            + self.test_runs.len()
     }
 }
 
@@ -258,6 +267,13 @@ pub struct IngestReport {
     pub new_turns: Vec<usize>,
     pub new_tools: Vec<usize>,
     pub new_retries: Vec<usize>,
+    pub new_test_runs: Vec<usize>,
+    /// The target of each new test run's session, in the order of `new_test_runs` (None while
+    /// the session has no target, or the run no session yet).
+    pub test_run_targets: Vec<Option<RunTarget>>,
+    /// Every target whose test history this batch changed (new runs, and earlier runs that
+    /// found their session now).
+    pub test_targets: Vec<Uuid>,
     pub duplicates: usize,
 }
 
@@ -267,5 +283,15 @@ impl IngestReport {
             + self.new_turns.len()
             + self.new_tools.len()
             + self.new_retries.len()
+            + self.new_test_runs.len()
+    }
+
+    /// The targets whose test history changed with this batch, each once: what the lead's
+    /// per-target figures (pass-rate gauges) must refresh after the commit.
+    pub fn touched_test_targets(&self) -> Vec<Uuid> {
+        let mut ids = self.test_targets.clone();
+        ids.sort();
+        ids.dedup();
+        ids
     }
 }

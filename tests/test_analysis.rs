@@ -222,8 +222,9 @@ async fn seed_targets(pool: &PgPool) {
         .unwrap();
 }
 
-/// Stores one step as ingest would: the session with its rolled-up counts (pass rate =
-/// passed / (total − skipped)), one test run, and its cases.
+/// Stores one step as ingest would (src/store/test_runs.rs): the session with its rolled-up
+/// counts (tests_run = total, tests_failed = failed + errors, pass rate = passed / (total −
+/// skipped)), one test run, and its cases.
 async fn seed(pool: &PgPool, step: &Step) {
     let id = session_id(step.key);
     let started = t0() + Duration::hours(step.hour);
@@ -239,16 +240,17 @@ async fn seed(pool: &PgPool, step: &Step) {
         "INSERT INTO harness_sessions (id, external_id, target_id, status, started_at, ended_at,
              vcs_revision, tests_run, tests_passed, tests_failed, test_pass_rate)
          VALUES ($1, $2, $3, 'completed', $4, $4 + interval '30 minutes', $5, $6, $7, $8,
-                 CASE WHEN $6 > 0 THEN round($7::numeric / $6, 4) END)",
+                 CASE WHEN $9 > 0 THEN round($7::numeric / $9, 4) END)",
     )
     .bind(id)
     .bind(step.key)
     .bind(step.target)
     .bind(started)
     .bind(step.revision)
-    .bind(ran)
+    .bind(ran + skipped)
     .bind(passed)
     .bind(failed + errors)
+    .bind(ran)
     .execute(pool)
     .await
     .unwrap();

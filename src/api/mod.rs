@@ -8,6 +8,7 @@ mod ingest;
 mod openapi;
 mod ops;
 mod sessions;
+mod test_runs;
 mod tests;
 mod token_usage;
 
@@ -43,6 +44,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/db/ingest/claude-run",
             post(ingest::claude_run).layer(ingest_limit),
+        )
+        .route(
+            "/api/db/sessions/{id}/test-runs",
+            post(test_runs::create).layer(DefaultBodyLimit::max(state.max_body_bytes)),
         )
         .route("/api/db/sessions", get(sessions::list))
         .route("/api/db/sessions/{id}", get(sessions::show))

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, claude_code_metrics, ingest, sessions, tests, token_usage};
+use super::{ErrorBody, claude_code_metrics, ingest, sessions, test_runs, tests, token_usage};
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
 use crate::store::claude_metrics::SeriesTotal;
@@ -11,6 +11,7 @@ use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
 use crate::store::test_analysis::{
     FlakyRule, FlakyTest, Regression, SessionOutcome, TestHistoryRow, TestId,
 };
+use crate::store::test_runs::StoredTestRun;
 use crate::store::token_usage::{DailyUsage, ModelTotals};
 
 #[derive(OpenApi)]
@@ -29,6 +30,7 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::by_model,
         token_usage::efficiency,
         ingest::claude_run,
+        test_runs::create,
         tests::history,
         tests::flaky,
         tests::regressions,
@@ -64,6 +66,8 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         claude::ParsedCompaction,
         claude::ResultLine,
         claude::ModelUsage,
+        test_runs::TestRunResponse,
+        StoredTestRun,
         tests::TestHistory,
         tests::FlakyTests,
         tests::Regressions,

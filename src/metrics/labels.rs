@@ -8,7 +8,6 @@ use std::sync::Mutex;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 
 pub const MAX_MODELS: usize = 64;
-pub const MAX_TARGETS: usize = 64;
 const MAX_LABEL_LEN: usize = 96;
 pub const OTHER_MODEL: &str = "other";
 
@@ -135,34 +134,74 @@ pub struct TargetLabels {
     pub target: String,
 }
 
-/// Bounds the set of `target` label values: the target's name, else its id; the first
-/// [`MAX_TARGETS`] distinct values get their own series, the rest share `other`.
+/// Label of test runs whose session has no target (yet).
+pub const NO_TARGET: &str = "none";
+
+/// Bounds the `target` label of the test metrics: the target's name, else its id; the first
+/// [`MAX_MODELS`] distinct values get their own series, the rest share `other`.
 #[derive(Debug, Default)]
 pub struct TargetGuard {
-    seen: Mutex<HashSet<String>>,
+    seen: ModelGuard,
 }
 
 impl TargetGuard {
-    pub fn label(&self, name: Option<&str>, id: uuid::Uuid) -> String {
-        let label: String = match name.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(name) => name.chars().take(MAX_LABEL_LEN).collect(),
-            None => id.to_string(),
+    pub fn label(&self, target: Option<&crate::domain::RunTarget>) -> String {
+        let Some(target) = target else {
+            return NO_TARGET.to_string();
         };
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.contains(&label) {
-            return label;
+        match target.name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => self.seen.label(name),
+            _ => self.seen.label(&target.id.to_string()),
         }
-        if seen.len() < MAX_TARGETS {
-            seen.insert(label.clone());
-            return label;
-        }
-        OTHER_MODEL.to_string()
     }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TestLabels {
+    pub target: String,
+    pub result: TestResult,
+}
+
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum TestResult {
+    passed,
+    failed,
+    error,
+    skipped,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_are_labelled_by_name_else_id_and_capped() {
+        use crate::domain::RunTarget;
+        let guard = TargetGuard::default();
+        let id = uuid::Uuid::from_u128(1);
+        let named = RunTarget {
+            id,
+            name: Some("demo".into()),
+        };
+        let unnamed = RunTarget { id, name: None };
+        assert_eq!(guard.label(Some(&named)), "demo");
+        assert_eq!(guard.label(Some(&unnamed)), id.to_string());
+        assert_eq!(guard.label(None), NO_TARGET);
+        for i in 0..MAX_MODELS {
+            let t = RunTarget {
+                id,
+                name: Some(format!("t{i}")),
+            };
+            guard.label(Some(&t));
+        }
+        let late = RunTarget {
+            id,
+            name: Some("late".into()),
+        };
+        assert_eq!(guard.label(Some(&late)), OTHER_MODEL);
+        assert_eq!(guard.label(Some(&named)), "demo");
+    }
 
     #[test]
     fn models_past_the_cap_share_one_label() {
@@ -172,19 +211,5 @@ mod tests {
         }
         assert_eq!(guard.label("one-too-many"), OTHER_MODEL);
         assert_eq!(guard.label("m0"), "m0");
-    }
-
-    #[test]
-    fn targets_are_named_else_by_id_and_capped() {
-        let guard = TargetGuard::default();
-        let id = uuid::Uuid::from_u128(7);
-        assert_eq!(guard.label(Some("web-app"), id), "web-app");
-        assert_eq!(guard.label(None, id), id.to_string());
-        assert_eq!(guard.label(Some(" "), id), id.to_string());
-        for i in 2..MAX_TARGETS {
-            guard.label(Some(&format!("t{i}")), id);
-        }
-        assert_eq!(guard.label(Some("one-too-many"), id), OTHER_MODEL);
-        assert_eq!(guard.label(Some("web-app"), id), "web-app");
     }
 }

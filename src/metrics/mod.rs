@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 mod labels;
+pub mod test_runs;
 pub mod test_state;
 
 use std::sync::atomic::AtomicU64;
@@ -17,7 +18,7 @@ use prometheus_client::registry::Registry;
 pub use labels::{
     ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, RetryLabels, RetryReason,
     SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels,
-    TokenLabels, TokenType,
+    TestLabels, TestResult, TokenLabels, TokenType,
 };
 
 use crate::domain::{IngestReport, SessionStatus, SpanBatch};
@@ -42,7 +43,7 @@ pub struct Metrics {
     spans_received: Family<SpanOutcomeLabels, Counter>,
     request_failures: Family<RequestFailureLabels, Counter>,
     claude_code: claude_code::ClaudeCodeMetrics,
-    targets: TargetGuard,
+    test_runs: test_runs::TestRunMetrics,
     test_state: test_state::TestStateMetrics,
 }
 
@@ -143,6 +144,7 @@ impl Metrics {
             request_failures.clone(),
         );
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
+        let test_runs = test_runs::TestRunMetrics::register(&mut registry);
         let test_state = test_state::TestStateMetrics::register(&mut registry);
         Self {
             registry,
@@ -160,7 +162,7 @@ impl Metrics {
             spans_received,
             request_failures,
             claude_code,
-            targets: TargetGuard::default(),
+            test_runs,
             test_state,
         }
     }
@@ -214,6 +216,7 @@ impl Metrics {
                 self.exhausted_retries.inc();
             }
         }
+        self.test_runs.record(batch, report);
         for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {
             let status = match session.status {
                 SessionStatus::Completed => SessionStatusLabel::completed,
@@ -233,13 +236,14 @@ impl Metrics {
     /// Sets a target's test gauges after a commit that stored new test runs, and counts its
     /// regressions not counted before (a resent run counts nothing).
     pub fn record_test_state(&self, state: &TargetTestState) {
-        self.test_state.record(&self.targets, state, true);
+        self.test_state.record(&self.test_runs.targets, state, true);
     }
 
     /// Start-up: sets the gauges from the database; earlier regressions are remembered, not
     /// counted.
     pub fn restore_test_state(&self, state: &TargetTestState) {
-        self.test_state.record(&self.targets, state, false);
+        self.test_state
+            .record(&self.test_runs.targets, state, false);
     }
 
     pub fn record_request_failure(&self, reason: RequestFailure) {

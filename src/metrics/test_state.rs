@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 use uuid::Uuid;
 
 use super::{TargetGuard, TargetLabels};
+use crate::domain::RunTarget;
 use crate::store::test_analysis::TargetTestState;
 
 pub struct TestStateMetrics {
@@ -63,8 +64,12 @@ impl TestStateMetrics {
     /// Sets the gauges; with `count_new`, counts regressions not counted before, else only
     /// remembers them (start-up: they happened before this process).
     pub fn record(&self, targets: &TargetGuard, state: &TargetTestState, count_new: bool) {
+        let target = RunTarget {
+            id: state.target_id,
+            name: state.target_name.clone(),
+        };
         let labels = TargetLabels {
-            target: targets.label(state.target_name.as_deref(), state.target_id),
+            target: targets.label(Some(&target)),
         };
         if let Some(rate) = state.latest_pass_rate {
             self.pass_rate.get_or_create(&labels).set(rate);

@@ -13,6 +13,7 @@ mod metric_mapping;
 mod metrics;
 mod retry_events;
 mod span_mapping;
+mod test_run_spans;
 mod traces;
 
 use std::sync::Arc;

@@ -65,6 +65,13 @@ fn map_span(
         _ if span.name == "claude_code.llm_request" || span.name == "claude_code.tool" => {
             return claude_code_span(span, resource, attrs, prices, batch);
         }
+        _ if span.name == super::test_run_spans::TEST_RUN_SPAN => {
+            let f = span_facts(span, resource, attrs)?;
+            let run =
+                super::test_run_spans::test_run(span, resource, f.key, f.started_at, f.ended_at);
+            batch.test_runs.push(run);
+            return Ok(());
+        }
         _ if span.name == super::retry_events::RETRY_EVENT => {
             span_facts(span, resource, attrs)?;
             batch

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Error, Store, details, file_access, rollups};
+use super::{Error, Store, details, file_access, rollups, test_runs};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
 type Key = (Vec<u8>, Vec<u8>);
@@ -24,6 +24,7 @@ struct Resolution {
     turns: Vec<Option<Uuid>>,
     tools: Vec<Option<Uuid>>,
     retries: Vec<Option<Uuid>>,
+    test_runs: Vec<Option<Uuid>>,
     /// trace → session pairs learnt from this batch, used to attach earlier orphans.
     traces: HashMap<Vec<u8>, Uuid>,
 }
@@ -84,6 +85,11 @@ impl Store {
                 candidates.push(('r', i, key(&r.key)));
             }
         }
+        for (i, r) in batch.test_runs.iter().enumerate() {
+            if push(&r.key, None, "test_run", resolution.test_runs[i]) {
+                candidates.push(('x', i, key(&r.key)));
+            }
+        }
         let fresh: HashSet<Key> = sqlx::query!(
             r#"INSERT INTO otlp_spans (trace_id, span_id, parent_span_id, kind, session_id)
                SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::text[], $5::uuid[])
@@ -106,7 +112,8 @@ impl Store {
                     's' => report.new_sessions.push(i),
                     't' => report.new_turns.push(i),
                     'c' => report.new_tools.push(i),
-                    _ => report.new_retries.push(i),
+                    'r' => report.new_retries.push(i),
+                    _ => report.new_test_runs.push(i),
                 }
             }
         }
@@ -130,6 +137,7 @@ impl Store {
         details::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
         details::insert_tools(&mut tx, batch, &report, &resolution.tools).await?;
         details::insert_retries(&mut tx, batch, &report, &resolution.retries).await?;
+        test_runs::insert(&mut tx, batch, &report, &resolution.test_runs).await?;
 
         // 3. Attach earlier orphans of these traces, then recompute what changed.
         let mut touched: HashSet<Uuid> = new_sessions.iter().map(|s| s.id).collect();
@@ -142,9 +150,24 @@ impl Store {
                 .filter_map(|&i| resolution.retries[i]),
         );
         touched.extend(attach_orphans(&mut tx, &resolution.traces).await?);
+        let mut tested: Vec<Uuid> = report
+            .new_test_runs
+            .iter()
+            .filter_map(|&i| resolution.test_runs[i])
+            .collect();
+        tested.extend(test_runs::attach_orphans(&mut tx, &resolution.traces).await?);
+        touched.extend(tested.iter().copied());
         let touched: Vec<Uuid> = touched.into_iter().collect();
         rollups::recompute_sessions(&mut tx, &touched).await?;
         file_access::recompute(&mut tx, &touched).await?;
+        test_runs::recompute(&mut tx, &tested).await?;
+        let targets = test_runs::targets(&mut tx, &tested).await?;
+        report.test_run_targets = report
+            .new_test_runs
+            .iter()
+            .map(|&i| resolution.test_runs[i].and_then(|s| targets.get(&s).cloned()))
+            .collect();
+        report.test_targets = targets.values().map(|t| t.id).collect();
 
         tx.commit().await?;
         Ok(report)
@@ -164,7 +187,8 @@ async fn resolve_sessions(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<Resoluti
         .iter()
         .map(|t| (&t.key, t.session_id))
         .chain(batch.tools.iter().map(|t| (&t.key, t.session_id)))
-        .chain(batch.retries.iter().map(|r| (&r.key, r.session_id)));
+        .chain(batch.retries.iter().map(|r| (&r.key, r.session_id)))
+        .chain(batch.test_runs.iter().map(|r| (&r.key, r.session_id)));
     for (k, session) in named.clone() {
         if let Some(id) = session {
             traces.entry(k.trace_id.clone()).or_insert(id);
@@ -204,6 +228,11 @@ async fn resolve_sessions(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<Resoluti
             .collect(),
         retries: batch
             .retries
+            .iter()
+            .map(|r| lookup(&r.key, r.session_id))
+            .collect(),
+        test_runs: batch
+            .test_runs
             .iter()
             .map(|r| lookup(&r.key, r.session_id))
             .collect(),
@@ -262,6 +291,14 @@ async fn ensure_placeholder_sessions(
     for &i in &report.new_retries {
         let r = &batch.retries[i];
         note(resolution.retries[i], &r.session_external_id, r.at);
+    }
+    for &i in &report.new_test_runs {
+        let r = &batch.test_runs[i];
+        note(
+            resolution.test_runs[i],
+            &r.session_external_id,
+            r.started_at,
+        );
     }
     let mut ids = Vec::with_capacity(first.len());
     let mut externals = Vec::with_capacity(first.len());

@@ -10,6 +10,7 @@ mod ingest;
 mod rollups;
 pub mod sessions;
 pub mod test_analysis;
+pub mod test_runs;
 pub mod token_usage;
 
 use std::time::Duration;

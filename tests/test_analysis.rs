@@ -1,306 +1,21 @@
 //! Flaky tests, regressions and the test history: a scripted series of sessions for two targets
-//! must produce exactly the expected flaky tests (each rule) and regressions (with the newly
-//! failing tests), and nothing else; the test gauges and regression counter follow it, survive a
-//! restart, and count a resent state once. Test results are seeded as rows, the shape the ingest
-//! path stores (migrations/0008_test_cases.sql).
+//! (test_analysis/series.rs) must produce exactly the expected flaky tests (each rule) and
+//! regressions (with the newly failing tests), and nothing else, whether stored as rows or sent
+//! as OTLP spans through the real ingest path; the test gauges and regression counter follow
+//! it, survive a restart, and count a resent state once; bad parameters get JSON 400s.
 
 mod common;
+#[path = "test_analysis/series.rs"]
+mod series;
 
 use acd_collector::app::{Settings, refresh_test_gauges, spawn};
 use acd_collector::config::TestAnalysis;
 use acd_collector::store::Store;
-use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::TestApp;
+use common::spans::{Transport, export};
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use series::*;
 use uuid::Uuid;
-
-const ALPHA: Uuid = Uuid::from_u128(0xa1);
-/// Has no name: its metric label is its id.
-const BETA: Uuid = Uuid::from_u128(0xb2);
-
-/// One session of the series: its target, start (hours after T0), revision and test cases
-/// (`P` passed, `F` failed, `E` error, `S` skipped; `PF` = the test ran twice, passed then
-/// failed). No cases: a session without a test run.
-struct Step {
-    key: &'static str,
-    target: Uuid,
-    hour: i64,
-    revision: &'static str,
-    cases: &'static [(&'static str, &'static str)],
-}
-
-/// Reading per test (alpha, last 5 sessions that ran it unless said):
-/// - flip: P P P P F P → flip; rerun: passed and failed at a5 → same_revision, and P P P F P → flip;
-/// - error: P E P → flip (an error is a failure); cross: F at a3, P at a4, both revision r34 →
-///   same_revision; oldflip: P F P P P P → one change in the last 5, a flip over 6;
-/// - skip: P F S F → skipped does not count as passing, so one change only; broken: P…P F F;
-/// - shared: passes at r34 in alpha, fails at r34 in beta: different targets, not flaky.
-const SERIES: &[Step] = &[
-    Step {
-        key: "a1",
-        target: ALPHA,
-        hour: 0,
-        revision: "a1",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "P"),
-            ("rerun", "P"),
-            ("broken", "P"),
-            ("oldflip", "P"),
-            ("skip", "P"),
-        ],
-    },
-    Step {
-        key: "b1",
-        target: BETA,
-        hour: 1,
-        revision: "rb",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "P"),
-            ("b_same", "P"),
-            ("b_fix", "F"),
-        ],
-    },
-    Step {
-        key: "a2",
-        target: ALPHA,
-        hour: 2,
-        revision: "a2",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "P"),
-            ("rerun", "P"),
-            ("broken", "P"),
-            ("oldflip", "F"),
-            ("skip", "F"),
-        ],
-    },
-    Step {
-        key: "b2",
-        target: BETA,
-        hour: 3,
-        revision: "rb",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "P"),
-            ("b_same", "F"),
-            ("b_fix", "F"),
-        ],
-    },
-    Step {
-        key: "a3",
-        target: ALPHA,
-        hour: 4,
-        revision: "r34",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "P"),
-            ("rerun", "P"),
-            ("broken", "P"),
-            ("oldflip", "P"),
-            ("skip", "S"),
-            ("cross", "F"),
-            ("shared", "P"),
-        ],
-    },
-    Step {
-        key: "b3",
-        target: BETA,
-        hour: 5,
-        revision: "r34",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "P"),
-            ("b_fix", "P"),
-            ("shared", "F"),
-        ],
-    },
-    Step {
-        key: "a4",
-        target: ALPHA,
-        hour: 6,
-        revision: "r34",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "P"),
-            ("rerun", "P"),
-            ("broken", "P"),
-            ("oldflip", "P"),
-            ("skip", "F"),
-            ("cross", "P"),
-            ("error", "P"),
-        ],
-    },
-    Step {
-        key: "a_notest",
-        target: ALPHA,
-        hour: 7,
-        revision: "a4b",
-        cases: &[],
-    },
-    Step {
-        key: "b4",
-        target: BETA,
-        hour: 8,
-        revision: "b4",
-        cases: &[("stable", "P"), ("flip", "P"), ("b_fix", "P")],
-    },
-    Step {
-        key: "a5",
-        target: ALPHA,
-        hour: 9,
-        revision: "a5",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "F"),
-            ("rerun", "PF"),
-            ("broken", "F"),
-            ("oldflip", "P"),
-            ("error", "E"),
-        ],
-    },
-    Step {
-        key: "b5",
-        target: BETA,
-        hour: 10,
-        revision: "b5",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "P"),
-            ("b_fix", "P"),
-            ("f1", "P"),
-            ("f2", "P"),
-            ("f3", "P"),
-            ("f4", "P"),
-            ("f5", "P"),
-            ("f6", "P"),
-            ("b_new", "F"),
-        ],
-    },
-    Step {
-        key: "a_allskip",
-        target: ALPHA,
-        hour: 11,
-        revision: "a5b",
-        cases: &[("stable", "S")],
-    },
-    Step {
-        key: "a6",
-        target: ALPHA,
-        hour: 12,
-        revision: "a6",
-        cases: &[
-            ("stable", "P"),
-            ("flip", "P"),
-            ("rerun", "P"),
-            ("broken", "F"),
-            ("oldflip", "P"),
-            ("error", "P"),
-        ],
-    },
-];
-
-const CLASSNAME: &str = "pkg.suite";
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap()
-}
-
-/// A session id per step key, stable across the test.
-fn session_id(key: &str) -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes())
-}
-
-async fn seed_targets(pool: &PgPool) {
-    sqlx::query("INSERT INTO targets (id, name) VALUES ($1, 'alpha'), ($2, NULL)")
-        .bind(ALPHA)
-        .bind(BETA)
-        .execute(pool)
-        .await
-        .unwrap();
-}
-
-/// Stores one step as ingest would (src/store/test_runs.rs): the session with its rolled-up
-/// counts (tests_run = total, tests_failed = failed + errors, pass rate = passed / (total −
-/// skipped)), one test run, and its cases.
-async fn seed(pool: &PgPool, step: &Step) {
-    let id = session_id(step.key);
-    let started = t0() + Duration::hours(step.hour);
-    let statuses: Vec<(&str, char)> = step
-        .cases
-        .iter()
-        .flat_map(|(name, codes)| codes.chars().map(move |c| (*name, c)))
-        .collect();
-    let count = |c: char| statuses.iter().filter(|(_, s)| *s == c).count() as i32;
-    let (passed, failed, errors, skipped) = (count('P'), count('F'), count('E'), count('S'));
-    let ran = passed + failed + errors;
-    sqlx::query(
-        "INSERT INTO harness_sessions (id, external_id, target_id, status, started_at, ended_at,
-             vcs_revision, tests_run, tests_passed, tests_failed, test_pass_rate)
-         VALUES ($1, $2, $3, 'completed', $4, $4 + interval '30 minutes', $5, $6, $7, $8,
-                 CASE WHEN $9 > 0 THEN round($7::numeric / $9, 4) END)",
-    )
-    .bind(id)
-    .bind(step.key)
-    .bind(step.target)
-    .bind(started)
-    .bind(step.revision)
-    .bind(ran + skipped)
-    .bind(passed)
-    .bind(failed + errors)
-    .bind(ran)
-    .execute(pool)
-    .await
-    .unwrap();
-    if statuses.is_empty() {
-        return;
-    }
-    let run = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO session_test_runs (id, session_id, test_suite, total_tests, passed, failed,
-             skipped, errors, source, vcs_revision, started_at, content_sha256)
-         VALUES ($1, $2, 'suite', $3, $4, $5, $6, $7, 'junit', $8, $9, $10)",
-    )
-    .bind(run)
-    .bind(id)
-    .bind(statuses.len() as i32)
-    .bind(passed)
-    .bind(failed)
-    .bind(skipped)
-    .bind(errors)
-    .bind(step.revision)
-    .bind(started)
-    .bind(run.as_bytes().to_vec())
-    .execute(pool)
-    .await
-    .unwrap();
-    for (ordinal, (name, code)) in statuses.iter().enumerate() {
-        let status = match code {
-            'P' => "passed",
-            'F' => "failed",
-            'E' => "error",
-            _ => "skipped",
-        };
-        sqlx::query(
-            "INSERT INTO session_test_cases (id, test_run_id, session_id, ordinal, classname,
-                 name, status, ran_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(Uuid::new_v4())
-        .bind(run)
-        .bind(id)
-        .bind(ordinal as i32)
-        .bind(CLASSNAME)
-        .bind(name)
-        .bind(status)
-        .bind(started)
-        .execute(pool)
-        .await
-        .unwrap();
-    }
-}
 
 async fn seeded_app() -> TestApp {
     let app = TestApp::spawn().await;
@@ -311,66 +26,11 @@ async fn seeded_app() -> TestApp {
     app
 }
 
-/// The flaky list reduced to `(target, name, rules, revisions, outcome count)`.
-fn flaky_summary(body: &Value) -> Vec<(String, String, Vec<String>, Vec<String>, usize)> {
-    body["flaky"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no flaky list: {body}"))
-        .iter()
-        .map(|t| {
-            assert_eq!(t["classname"], CLASSNAME);
-            let strings = |v: &Value| -> Vec<String> {
-                v.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s.as_str().unwrap().to_string())
-                    .collect()
-            };
-            (
-                t["target_id"].as_str().unwrap().to_string(),
-                t["name"].as_str().unwrap().to_string(),
-                strings(&t["rules"]),
-                strings(&t["revisions"]),
-                t["recent_outcomes"].as_array().unwrap().len(),
-            )
-        })
-        .collect()
-}
-
-fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
 #[tokio::test]
 async fn the_scripted_series_gives_exactly_the_expected_flaky_tests() {
     let app = seeded_app().await;
     let (a, b) = (ALPHA.to_string(), BETA.to_string());
-    // Ordered by target id (alpha's is the smaller), then name.
-    let expected = vec![
-        (
-            a.clone(),
-            "cross".into(),
-            s(&["same_revision"]),
-            s(&["r34"]),
-            0,
-        ),
-        (a.clone(), "error".into(), s(&["flip"]), vec![], 3),
-        (a.clone(), "flip".into(), s(&["flip"]), vec![], 5),
-        (
-            a.clone(),
-            "rerun".into(),
-            s(&["same_revision", "flip"]),
-            s(&["a5"]),
-            5,
-        ),
-        (
-            b.clone(),
-            "b_same".into(),
-            s(&["same_revision"]),
-            s(&["rb"]),
-            0,
-        ),
-    ];
+    let expected = expected_flaky();
     let (status, body) = app.get("/api/db/tests/flaky").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["window"], 5);
@@ -411,57 +71,17 @@ async fn the_scripted_series_gives_exactly_the_expected_flaky_tests() {
         .get(&format!("/api/db/tests/flaky?target_id={a}&window=6"))
         .await;
     let mut wider = expected[..4].to_vec();
-    wider.insert(3, (a.clone(), "oldflip".into(), s(&["flip"]), vec![], 6));
+    wider.insert(3, (a, "oldflip".into(), s(&["flip"]), vec![], 6));
     wider[2].4 = 6;
     wider[4].4 = 6;
     assert_eq!(flaky_summary(&body), wider);
     app.shutdown().await;
 }
 
-/// `(session key, previous key, drop in points, newly failing names)`, newest first.
-fn regression_summary(body: &Value) -> Vec<(String, String, f64, Vec<String>)> {
-    let key_of = |id: &Value| {
-        SERIES
-            .iter()
-            .find(|s| session_id(s.key).to_string() == id.as_str().unwrap())
-            .map(|s| s.key.to_string())
-            .unwrap_or_else(|| panic!("unknown session {id}"))
-    };
-    body["regressions"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no regressions: {body}"))
-        .iter()
-        .map(|r| {
-            let newly: Vec<String> = r["newly_failing"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| {
-                    assert_eq!(t["classname"], CLASSNAME);
-                    t["name"].as_str().unwrap().to_string()
-                })
-                .collect();
-            let points = (r["drop_points"].as_f64().unwrap() * 100.0).round() / 100.0;
-            (
-                key_of(&r["session_id"]),
-                key_of(&r["previous_session_id"]),
-                points,
-                newly,
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn the_scripted_series_gives_exactly_the_expected_regressions() {
     let app = seeded_app().await;
-    let r = |k: &str, p: &str, pts: f64, newly: &[&str]| (k.into(), p.into(), pts, s(newly));
-    // a5 is compared with a4 (a_notest ran no tests); b5 fell exactly 10 points: not more.
-    let default = vec![
-        r("a5", "a4", 44.64, &["broken", "error", "flip", "rerun"]),
-        r("b2", "b1", 25.0, &["b_same"]),
-        r("a2", "a1", 33.33, &["oldflip", "skip"]),
-    ];
+    let default = expected_regressions();
     let (status, body) = app.get("/api/db/tests/regressions").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["threshold_points"], 10.0);
@@ -474,7 +94,7 @@ async fn the_scripted_series_gives_exactly_the_expected_regressions() {
 
     let (_, body) = app.get("/api/db/tests/regressions?threshold=9.99").await;
     let mut lower = default.clone();
-    lower.insert(0, r("b5", "b4", 10.0, &[]));
+    lower.insert(0, regression("b5", "b4", 10.0, &[]));
     assert_eq!(regression_summary(&body), lower);
 
     let (_, body) = app
@@ -655,38 +275,36 @@ async fn gauges_follow_the_series_count_regressions_once_and_survive_a_restart()
     app.shutdown().await;
 }
 
-/// The sample of `name` with these labels in a Prometheus exposition; panics when absent.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-        .expect("valid exposition");
-    let values: Vec<f64> = scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == name)
-        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
-            _ => panic!("{name} is not a counter or gauge"),
-        })
-        .collect();
-    assert_eq!(values.len(), 1, "{name}{labels:?} in\n{text}");
-    values[0]
-}
-
-/// Gauges after the whole series, and the regression counters of (alpha, beta).
-fn expect_gauges(text: &str, regressions: (f64, f64)) {
-    let beta = BETA.to_string();
-    for (labels, rate, delta, flaky, regressions) in [
-        ([("target", "alpha")], 0.8333, 0.4047, 4.0, regressions.0),
-        ([("target", beta.as_str())], 0.9, -0.1, 1.0, regressions.1),
-    ] {
-        assert_eq!(sample(text, "acd_test_pass_rate", &labels), rate);
-        assert_eq!(sample(text, "acd_test_pass_rate_delta", &labels), delta);
-        assert_eq!(sample(text, "acd_flaky_tests", &labels), flaky);
-        assert_eq!(
-            sample(text, "acd_test_regressions_total", &labels),
-            regressions,
-            "{labels:?}"
-        );
+#[tokio::test]
+async fn the_series_sent_as_otlp_spans_gives_the_same_analysis() {
+    let app = TestApp::spawn().await;
+    // Every step in its own export, then the whole series again (a resend changes nothing).
+    for (n, step) in SERIES.iter().enumerate() {
+        export(Transport::HttpProtobuf, &app, step_spans(n, step))
+            .await
+            .unwrap();
     }
+    let all = SERIES
+        .iter()
+        .enumerate()
+        .flat_map(|(n, s)| step_spans(n, s));
+    export(Transport::Grpc, &app, all.collect()).await.unwrap();
+
+    let (status, body) = app.get("/api/db/tests/flaky").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(flaky_summary(&body), expected_flaky());
+    let (_, body) = app.get("/api/db/tests/regressions").await;
+    assert_eq!(regression_summary(&body), expected_regressions());
+    let (_, body) = app.get(&format!("/api/db/tests/{ALPHA}")).await;
+    assert_eq!(body["total"], 7, "{body}");
+    assert_eq!(body["sessions"][0]["pass_rate"], 0.8333);
+    assert_eq!(body["sessions"][0]["vcs_revision"], "a6");
+
+    let store = Store::new(app.db.pool.clone());
+    let metrics = app.app.as_ref().unwrap().metrics.clone();
+    refresh_test_gauges(&store, &metrics, &TestAnalysis::default(), [ALPHA, BETA])
+        .await
+        .unwrap();
+    expect_gauges(&app.metrics_text().await, (2.0, 1.0));
+    app.shutdown().await;
 }

@@ -36,6 +36,7 @@ pub struct TestHistoryRow {
     pub status: String,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The session's code revision, else its latest test run's.
     pub vcs_revision: Option<String>,
     /// Test runs stored for the session.
     pub test_runs: i64,
@@ -86,7 +87,11 @@ impl Store {
             TestHistoryRow,
             r#"WITH tested AS (
                    SELECT s.id, s.external_id, s.status, s.started_at, s.ended_at,
-                          s.vcs_revision, s.tests_run, s.tests_passed, s.tests_failed,
+                          COALESCE(s.vcs_revision, (
+                              SELECT r.vcs_revision FROM session_test_runs r
+                              WHERE r.session_id = s.id AND r.vcs_revision IS NOT NULL
+                              ORDER BY r.started_at DESC NULLS LAST, r.id LIMIT 1
+                          )) AS vcs_revision, s.tests_run, s.tests_passed, s.tests_failed,
                           s.test_pass_rate
                    FROM harness_sessions s
                    WHERE s.target_id = $1

@@ -125,8 +125,7 @@ impl Store {
             test.revisions = row.revisions;
         }
         // Rows come grouped per test, oldest first.
-        let mut runs: BTreeMap<FlakyKey, (Option<String>, Vec<SessionOutcome>, Vec<bool>)> =
-            BTreeMap::new();
+        let mut runs: BTreeMap<FlakyKey, Window> = BTreeMap::new();
         for row in windows {
             let (_, outcomes, failed) = runs
                 .entry((row.target_id, row.classname, row.name))
@@ -150,6 +149,8 @@ impl Store {
 }
 
 type FlakyKey = (Uuid, String, String);
+/// A test's window: target name, outcomes (oldest first), and whether each failed.
+type Window = (Option<String>, Vec<SessionOutcome>, Vec<bool>);
 
 fn slot(
     found: &mut BTreeMap<FlakyKey, FlakyTest>,

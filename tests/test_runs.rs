@@ -181,6 +181,9 @@ fn case(name: &'static str, status: &'static str) -> Event {
 }
 
 fn test_run_span(span_id: u64, attributes: Vec<KeyValue>, cases: Vec<Event>) -> SpanData {
+    // SpanEvents is non-exhaustive, its fields are public.
+    let mut events = SpanEvents::default();
+    events.events = cases;
     SpanData {
         span_context: SpanContext::new(
             TraceId::from(TRACE),
@@ -197,10 +200,7 @@ fn test_run_span(span_id: u64, attributes: Vec<KeyValue>, cases: Vec<Event>) -> 
         end_time: at(3_500),
         attributes,
         dropped_attributes_count: 0,
-        events: SpanEvents {
-            events: cases,
-            dropped_count: 0,
-        },
+        events,
         links: SpanLinks::default(),
         status: Status::Unset,
         instrumentation_scope: InstrumentationScope::builder("acd-test-harness").build(),

@@ -6,19 +6,14 @@
 
 mod common;
 
-use std::borrow::Cow;
 use std::process::Command;
 
 use acd_collector::app::Settings;
 use acd_collector::config::Limits;
 use common::TestApp;
-use common::spans::{Transport, at, export, session};
-use common::test_reports::{libtest_json, nextest_json, pytest_junit};
-use opentelemetry::trace::{
-    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use common::spans::{Transport, export, session};
+use common::test_reports::{case, libtest_json, nextest_json, pytest_junit, test_run_span};
+use opentelemetry::KeyValue;
 use serde_json::Value;
 
 const SESSION: &str = "5a0c7a4e-1d2b-4c3d-9e8f-0a1b2c3d4e5f";
@@ -166,52 +161,12 @@ async fn libtest_and_nextest_json_of_a_generated_crate() {
     app.shutdown().await;
 }
 
-fn case(name: &'static str, status: &'static str) -> Event {
-    Event::new(
-        "acd.test.case",
-        at(1_000),
-        vec![
-            KeyValue::new("acd.test.case.name", name),
-            KeyValue::new("acd.test.case.classname", "todo"),
-            KeyValue::new("acd.test.case.status", status),
-            KeyValue::new("acd.test.case.duration_ms", 3_i64),
-        ],
-        0,
-    )
-}
-
-fn test_run_span(span_id: u64, attributes: Vec<KeyValue>, cases: Vec<Event>) -> SpanData {
-    // SpanEvents is non-exhaustive, its fields are public.
-    let mut events = SpanEvents::default();
-    events.events = cases;
-    SpanData {
-        span_context: SpanContext::new(
-            TraceId::from(TRACE),
-            SpanId::from(span_id),
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::default(),
-        ),
-        parent_span_id: SpanId::from(1),
-        parent_span_is_remote: false,
-        span_kind: SpanKind::Internal,
-        name: Cow::Borrowed("acd.test_run"),
-        start_time: at(1_000),
-        end_time: at(3_500),
-        attributes,
-        dropped_attributes_count: 0,
-        events,
-        links: SpanLinks::default(),
-        status: Status::Unset,
-        instrumentation_scope: InstrumentationScope::builder("acd-test-harness").build(),
-    }
-}
-
 #[tokio::test]
 async fn test_run_spans_attach_to_their_session_and_bad_counts_are_kept_with_warnings() {
     let app = TestApp::spawn().await;
     // A run that arrives before its session, found through its trace.
     let early = test_run_span(
+        TRACE,
         2,
         vec![
             KeyValue::new("acd.test.suite", "unit"),
@@ -229,6 +184,7 @@ async fn test_run_spans_attach_to_their_session_and_bad_counts_are_kept_with_war
     );
     // Counts that do not add up (2 + 1 ≠ 10): stored as sent, with warnings.
     let odd = test_run_span(
+        TRACE,
         3,
         vec![
             KeyValue::new("gen_ai.conversation.id", SESSION),

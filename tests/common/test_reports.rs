@@ -1,11 +1,20 @@
 //! Real test reports, written by real tools in a temporary directory: pytest's `--junitxml`, and
 //! libtest / cargo-nextest JSON of a tiny generated crate (offline, no dependencies, its own
-//! target directory). Each suite has the same shape, so counts can be checked exactly.
+//! target directory). Each suite has the same shape, so counts can be checked exactly. Also
+//! `acd.test_run` spans as the official SDK represents them.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use opentelemetry::trace::{
+    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+
 use super::process::python;
+use super::spans::at;
 
 /// A pytest module with 3 passing tests, 1 failure, 1 error (a broken fixture) and 1 skip.
 const PYTEST_SUITE: &str = r#"
@@ -129,4 +138,52 @@ pub fn nextest_json(dir: &Path) -> Vec<u8> {
             .args(["--message-format", "libtest-json"]),
     )
     .stdout
+}
+
+/// An `acd.test.case` span event, as the example harnesses send it.
+pub fn case(name: &'static str, status: &'static str) -> Event {
+    Event::new(
+        "acd.test.case",
+        at(1_000),
+        vec![
+            KeyValue::new("acd.test.case.name", name),
+            KeyValue::new("acd.test.case.classname", "todo"),
+            KeyValue::new("acd.test.case.status", status),
+            KeyValue::new("acd.test.case.duration_ms", 3_i64),
+        ],
+        0,
+    )
+}
+
+/// An `acd.test_run` span (child of span 1 of `trace`) with `acd.test.case` events.
+pub fn test_run_span(
+    trace: u128,
+    span_id: u64,
+    attributes: Vec<KeyValue>,
+    cases: Vec<Event>,
+) -> SpanData {
+    // SpanEvents is non-exhaustive, its fields are public.
+    let mut events = SpanEvents::default();
+    events.events = cases;
+    SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(trace),
+            SpanId::from(span_id),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        parent_span_id: SpanId::from(1),
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: Cow::Borrowed("acd.test_run"),
+        start_time: at(1_000),
+        end_time: at(3_500),
+        attributes,
+        dropped_attributes_count: 0,
+        events,
+        links: SpanLinks::default(),
+        status: Status::Unset,
+        instrumentation_scope: InstrumentationScope::builder("acd-test-harness").build(),
+    }
 }

@@ -305,6 +305,12 @@ async fn bad_reports_get_a_clear_4xx_and_store_nothing() {
         );
     }
     assert_eq!(tests_of(&app, SESSION).await, (0, 0, 0, None));
+    let (_, doc) = app.get("/api/openapi.json").await;
+    let op = &doc["paths"]["/api/db/sessions/{id}/test-runs"]["post"];
+    assert!(
+        op["responses"]["201"].is_object(),
+        "OpenAPI lists the endpoint: {op}"
+    );
     // A body with no type is recognised by its first character.
     let (status, run) = post(&app, &runs_path(SESSION), "", xml).await;
     assert_eq!((status, run["total"].as_i64()), (201, Some(1)), "{run}");

@@ -107,6 +107,22 @@ async fn assert_session(app: &TestApp, scenario: &Scenario, harness: Harness, id
     assert_eq!(s["status"], "completed", "{s}");
     assert_eq!(s["target_id"], scenario.target.id.as_str());
     assert_eq!(s["target_name"], scenario.target.name.as_str());
+    // The harness's acd.test_run span: pass rate = passed / (run − skipped).
+    let count = |status: &str| {
+        scenario
+            .test_run
+            .cases
+            .iter()
+            .filter(|c| c.status == status)
+            .count()
+    };
+    let (passed, skipped) = (count("passed"), count("skipped"));
+    let run = scenario.test_run.cases.len();
+    assert_eq!(s["tests_run"], run, "{s}");
+    assert_eq!(s["tests_passed"], passed);
+    assert_eq!(s["tests_failed"], count("failed") + count("error"));
+    let rate = passed as f64 / (run - skipped) as f64;
+    assert_eq!(s["test_pass_rate"], (rate * 1e4).round() / 1e4);
     assert_eq!(s["feature_id"], scenario.feature_id.as_str());
     assert_eq!(s["features_completed"], scenario.features_completed);
     assert_eq!(s["turn_count"], scenario.turns.len());
@@ -270,8 +286,7 @@ async fn assert_metrics(app: &TestApp, scenario: &Scenario) {
         assert_eq!(got, n as f64, "acd_retries_total reason={reason}");
     }
     assert_eq!(app.metric("acd_retries_exhausted_total", &[]).await, 0.0);
-    // Every span the SDK sent was acknowledged: stored, or (the test run, until the collector
-    // stores test runs) accepted and ignored. None refused, none counted twice. (`accepted`
+    // Every span the SDK sent was stored: none ignored, refused or counted twice. (`accepted`
     // also counts the stored retry events, so it is a lower bound here.)
     let mut outcomes = BTreeMap::new();
     for outcome in ["accepted", "ignored", "rejected", "duplicate"] {
@@ -279,9 +294,20 @@ async fn assert_metrics(app: &TestApp, scenario: &Scenario) {
         let count = app.metric("acd_otlp_spans_received_total", &labels).await;
         outcomes.insert(outcome, count);
     }
-    let stored = 1 + scenario.turns.len() + scenario.tool_count();
+    let stored = 1 + scenario.turns.len() + scenario.tool_count() + 1;
     assert!(outcomes["accepted"] >= stored as f64, "{outcomes:?}");
-    assert!(outcomes["ignored"] <= 1.0, "{outcomes:?}");
+    assert_eq!(outcomes["ignored"], 0.0, "{outcomes:?}");
+    let passed = [
+        ("target", scenario.target.name.as_str()),
+        ("result", "passed"),
+    ];
+    let want = scenario
+        .test_run
+        .cases
+        .iter()
+        .filter(|c| c.status == "passed")
+        .count();
+    assert_eq!(app.metric("acd_tests_total", &passed).await, want as f64);
     assert_eq!(outcomes["rejected"], 0.0, "{outcomes:?}");
     assert_eq!(outcomes["duplicate"], 0.0, "{outcomes:?}");
 }

@@ -174,18 +174,29 @@ pub struct RetryRecord {
     pub attributes: Value,
 }
 
-/// The bounded set of retry reasons (also a metric label).
-pub const RETRY_REASONS: [&str; 6] = [
+impl RetryRecord {
+    /// The (from, to) models when this retry fell back to another model: a `fallback_model`
+    /// that differs from `original_model` (an unknown original counts as different).
+    pub fn fallback(&self) -> Option<(Option<&str>, &str)> {
+        let to = self.fallback_model.as_deref()?;
+        let from = self.original_model.as_deref();
+        (from != Some(to)).then_some((from, to))
+    }
+}
+
+/// The bounded set of retry reasons (also a metric label), as issue 4 names them. HTTP 5xx and
+/// connection failures are `error`: their status and text stay in `error_message`.
+pub const RETRY_REASONS: [&str; 5] = [
     "rate_limit",
     "overloaded",
-    "timeout",
-    "server_error",
-    "connection",
     "error",
+    "timeout",
+    "model_fallback",
 ];
 
-/// A retry reason from an HTTP status and/or error text: 429 → rate_limit, 529 or "overloaded" →
-/// overloaded, timeouts → timeout, other 5xx → server_error, connection failures → connection.
+/// A retry reason from an HTTP status and/or error text: 429 or "rate limit" → rate_limit,
+/// 529 or "overloaded" → overloaded, 408/504 or "timeout" → timeout, "fallback" in the text →
+/// model_fallback, anything else (other 5xx, connection failures, unknown) → error.
 pub fn retry_reason(status: Option<i64>, error: Option<&str>) -> &'static str {
     let text = error.unwrap_or("").to_ascii_lowercase();
     match status {
@@ -200,12 +211,32 @@ pub fn retry_reason(status: Option<i64>, error: Option<&str>) -> &'static str {
         "rate_limit"
     } else if text.contains("timeout") || text.contains("timed out") {
         "timeout"
-    } else if status.is_some_and(|s| (500..600).contains(&s)) {
-        "server_error"
-    } else if text.contains("connection") || text.contains("econn") || text.contains("network") {
-        "connection"
+    } else if text.contains("fallback") {
+        "model_fallback"
     } else {
         "error"
+    }
+}
+
+/// Fills in `succeeded` where the source did not say, for the retries of one model call in the
+/// order they happened. `succeeded` means "the attempt after this failure completed": every
+/// retry but the last was followed by another failure (false); the last one succeeded exactly
+/// when the call completed (`call_completed`, None when unknown). An exhausted retry is false.
+pub fn infer_retry_outcomes<'a>(
+    retries: impl DoubleEndedIterator<Item = &'a mut RetryRecord>,
+    call_completed: Option<bool>,
+) {
+    for (position, retry) in retries.rev().enumerate() {
+        if retry.succeeded.is_some() {
+            continue;
+        }
+        retry.succeeded = if retry.exhausted {
+            Some(false)
+        } else if position == 0 {
+            call_completed
+        } else {
+            Some(false)
+        };
     }
 }
 
@@ -259,6 +290,8 @@ pub struct IngestReport {
     pub new_tools: Vec<usize>,
     pub new_retries: Vec<usize>,
     pub duplicates: usize,
+    /// Sessions whose `max_retries_hit` became true with this batch (counted once per session).
+    pub sessions_hit_max_retries: usize,
 }
 
 impl IngestReport {

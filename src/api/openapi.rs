@@ -3,10 +3,11 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, claude_code_metrics, ingest, sessions, token_usage};
+use super::{ErrorBody, claude_code_metrics, ingest, retries, sessions, token_usage};
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
 use crate::store::claude_metrics::SeriesTotal;
+use crate::store::retries::{FallbackPair, ModelRate, ReasonRate, RetryRow, SuccessAfter};
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
 use crate::store::token_usage::{DailyUsage, ModelTotals};
 
@@ -26,6 +27,8 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::by_model,
         token_usage::efficiency,
         ingest::claude_run,
+        retries::history,
+        retries::summary,
     ),
     components(schemas(
         ErrorBody,
@@ -58,6 +61,14 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         claude::ParsedCompaction,
         claude::ResultLine,
         claude::ModelUsage,
+        retries::RetryHistory,
+        retries::RetrySummary,
+        retries::MaxRetries,
+        RetryRow,
+        ReasonRate,
+        ModelRate,
+        SuccessAfter,
+        FallbackPair,
     ))
 )]
 pub struct ApiDoc;

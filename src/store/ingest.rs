@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Error, Store, details, file_access, rollups};
+use super::{Error, Store, details, file_access, retries, rollups};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
 type Key = (Vec<u8>, Vec<u8>);
@@ -144,6 +144,7 @@ impl Store {
         touched.extend(attach_orphans(&mut tx, &resolution.traces).await?);
         let touched: Vec<Uuid> = touched.into_iter().collect();
         rollups::recompute_sessions(&mut tx, &touched).await?;
+        report.sessions_hit_max_retries = retries::recompute(&mut tx, &touched).await?;
         file_access::recompute(&mut tx, &touched).await?;
 
         tx.commit().await?;

@@ -302,3 +302,85 @@ impl IngestReport {
             + self.new_retries.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry(number: i32, succeeded: Option<bool>, exhausted: bool) -> RetryRecord {
+        RetryRecord {
+            key: synthetic_key(Uuid::nil(), &number.to_string()),
+            session_id: None,
+            session_external_id: None,
+            retry_number: number,
+            reason: "error".into(),
+            original_model: Some("a".into()),
+            fallback_model: None,
+            wait_ms: None,
+            succeeded,
+            exhausted,
+            error_message: None,
+            at: DateTime::UNIX_EPOCH,
+            attributes: Value::Null,
+        }
+    }
+
+    #[test]
+    fn reasons_stay_in_the_bounded_set() {
+        let cases = [
+            (Some(429), None, "rate_limit"),
+            (Some(529), None, "overloaded"),
+            (Some(504), None, "timeout"),
+            (Some(500), Some("Internal server error"), "error"),
+            (None, Some("ECONNRESET: connection reset"), "error"),
+            (None, Some("request timed out"), "timeout"),
+            (None, Some("model fallback"), "model_fallback"),
+            (None, None, "error"),
+        ];
+        for (status, text, want) in cases {
+            assert_eq!(retry_reason(status, text), want, "{status:?} {text:?}");
+            assert!(RETRY_REASONS.contains(&want));
+        }
+    }
+
+    #[test]
+    fn the_last_retry_of_a_call_takes_the_call_outcome() {
+        let mut call = vec![
+            retry(1, None, false),
+            retry(2, Some(true), false),
+            retry(3, None, false),
+        ];
+        infer_retry_outcomes(call.iter_mut(), Some(true));
+        let got: Vec<_> = call.iter().map(|r| r.succeeded).collect();
+        assert_eq!(
+            got,
+            [Some(false), Some(true), Some(true)],
+            "given values stay"
+        );
+
+        let mut unknown = vec![retry(1, None, false), retry(2, None, false)];
+        infer_retry_outcomes(unknown.iter_mut(), None);
+        assert_eq!(unknown[0].succeeded, Some(false));
+        assert_eq!(unknown[1].succeeded, None);
+
+        let mut gave_up = vec![retry(1, None, true)];
+        infer_retry_outcomes(gave_up.iter_mut(), Some(true));
+        assert_eq!(
+            gave_up[0].succeeded,
+            Some(false),
+            "exhausted never succeeded"
+        );
+    }
+
+    #[test]
+    fn a_fallback_is_a_different_model() {
+        let mut r = retry(1, None, false);
+        assert_eq!(r.fallback(), None);
+        r.fallback_model = Some("a".into());
+        assert_eq!(r.fallback(), None, "same model");
+        r.fallback_model = Some("b".into());
+        assert_eq!(r.fallback(), Some((Some("a"), "b")));
+        r.original_model = None;
+        assert_eq!(r.fallback(), Some((None, "b")));
+    }
+}

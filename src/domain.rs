@@ -345,7 +345,7 @@ mod tests {
 
     #[test]
     fn the_last_retry_of_a_call_takes_the_call_outcome() {
-        let mut call = vec![
+        let mut call = [
             retry(1, None, false),
             retry(2, Some(true), false),
             retry(3, None, false),
@@ -358,12 +358,12 @@ mod tests {
             "given values stay"
         );
 
-        let mut unknown = vec![retry(1, None, false), retry(2, None, false)];
+        let mut unknown = [retry(1, None, false), retry(2, None, false)];
         infer_retry_outcomes(unknown.iter_mut(), None);
         assert_eq!(unknown[0].succeeded, Some(false));
         assert_eq!(unknown[1].succeeded, None);
 
-        let mut gave_up = vec![retry(1, None, true)];
+        let mut gave_up = [retry(1, None, true)];
         infer_retry_outcomes(gave_up.iter_mut(), Some(true));
         assert_eq!(
             gave_up[0].succeeded,

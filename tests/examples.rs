@@ -217,8 +217,8 @@ async fn assert_session(app: &TestApp, scenario: &Scenario, harness: Harness, id
     );
 }
 
-/// Every `acd.retry` event as a row with all its attributes. Read from the table: the retries
-/// endpoint is not there yet (issue 4), and the session only shows counts.
+/// Every `acd.retry` event as a row with all its attributes, read from the table (the retry
+/// endpoints are tested in tests/retries.rs).
 async fn assert_retry_rows(app: &TestApp, scenario: &Scenario, id: &str) {
     let rows = sqlx::query(
         "SELECT retry_number, reason, original_model, fallback_model, wait_duration_ms, succeeded,
@@ -285,7 +285,34 @@ async fn assert_metrics(app: &TestApp, scenario: &Scenario) {
         let got = app.metric("acd_retries_total", &[("reason", reason)]).await;
         assert_eq!(got, n as f64, "acd_retries_total reason={reason}");
     }
-    assert_eq!(app.metric("acd_retries_exhausted_total", &[]).await, 0.0);
+    let exhausted = [("outcome", "exhausted")];
+    assert_eq!(
+        app.metric("acd_retry_outcomes_total", &exhausted).await,
+        0.0
+    );
+    assert_eq!(app.metric("acd_max_retries_hit_total", &[]).await, 0.0);
+    let succeeded = scenario.retries().filter(|r| r.succeeded).count();
+    let outcome = [("outcome", "succeeded")];
+    let got = app.metric("acd_retry_outcomes_total", &outcome).await;
+    assert_eq!(
+        got, succeeded as f64,
+        "acd_retry_outcomes_total{{outcome=succeeded}}"
+    );
+    let fallbacks = scenario
+        .retries()
+        .filter(|r| {
+            r.fallback_model
+                .as_ref()
+                .is_some_and(|f| *f != r.original_model)
+        })
+        .count();
+    let got = app.metric("acd_model_fallbacks_total", &[]).await;
+    assert_eq!(got, fallbacks as f64, "acd_model_fallbacks_total");
+    let waits = scenario.retries().count();
+    assert_eq!(
+        app.metric("acd_retry_wait_seconds_count", &[]).await,
+        waits as f64
+    );
     // Every span the SDK sent was stored: none ignored, refused or counted twice. (`accepted`
     // also counts the stored retry events, so it is a lower bound here.)
     let mut outcomes = BTreeMap::new();

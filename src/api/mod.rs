@@ -7,6 +7,7 @@ mod extract;
 mod ingest;
 mod openapi;
 mod ops;
+mod retries;
 mod sessions;
 mod test_runs;
 mod token_usage;
@@ -53,6 +54,8 @@ pub fn router(state: ApiState) -> Router {
             "/api/db/sessions/{id}/claude-code-metrics",
             get(claude_code_metrics::show),
         )
+        .route("/api/db/retries/summary", get(retries::summary))
+        .route("/api/db/retries/{id}", get(retries::history))
         .route("/api/db/token-usage", get(token_usage::over_time))
         .route("/api/db/token-usage/by-model", get(token_usage::by_model))
         .route(

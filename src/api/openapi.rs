@@ -3,10 +3,11 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, claude_code_metrics, ingest, sessions, test_runs, token_usage};
+use super::{ErrorBody, claude_code_metrics, ingest, retries, sessions, test_runs, token_usage};
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
 use crate::store::claude_metrics::SeriesTotal;
+use crate::store::retries::{FallbackPair, ModelRate, ReasonRate, RetryRow, SuccessAfter};
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
 use crate::store::test_runs::StoredTestRun;
 use crate::store::token_usage::{DailyUsage, ModelTotals};
@@ -28,6 +29,8 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::efficiency,
         ingest::claude_run,
         test_runs::create,
+        retries::history,
+        retries::summary,
     ),
     components(schemas(
         ErrorBody,
@@ -62,6 +65,14 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         claude::ModelUsage,
         test_runs::TestRunResponse,
         StoredTestRun,
+        retries::RetryHistory,
+        retries::RetrySummary,
+        retries::MaxRetries,
+        RetryRow,
+        ReasonRate,
+        ModelRate,
+        SuccessAfter,
+        FallbackPair,
     ))
 )]
 pub struct ApiDoc;

@@ -177,18 +177,29 @@ pub struct RetryRecord {
     pub attributes: Value,
 }
 
-/// The bounded set of retry reasons (also a metric label).
-pub const RETRY_REASONS: [&str; 6] = [
+impl RetryRecord {
+    /// The (from, to) models when this retry fell back to another model: a `fallback_model`
+    /// that differs from `original_model` (an unknown original counts as different).
+    pub fn fallback(&self) -> Option<(Option<&str>, &str)> {
+        let to = self.fallback_model.as_deref()?;
+        let from = self.original_model.as_deref();
+        (from != Some(to)).then_some((from, to))
+    }
+}
+
+/// The bounded set of retry reasons (also a metric label), as issue 4 names them. HTTP 5xx and
+/// connection failures are `error`: their status and text stay in `error_message`.
+pub const RETRY_REASONS: [&str; 5] = [
     "rate_limit",
     "overloaded",
-    "timeout",
-    "server_error",
-    "connection",
     "error",
+    "timeout",
+    "model_fallback",
 ];
 
-/// A retry reason from an HTTP status and/or error text: 429 → rate_limit, 529 or "overloaded" →
-/// overloaded, timeouts → timeout, other 5xx → server_error, connection failures → connection.
+/// A retry reason from an HTTP status and/or error text: 429 or "rate limit" → rate_limit,
+/// 529 or "overloaded" → overloaded, 408/504 or "timeout" → timeout, "fallback" in the text →
+/// model_fallback, anything else (other 5xx, connection failures, unknown) → error.
 pub fn retry_reason(status: Option<i64>, error: Option<&str>) -> &'static str {
     let text = error.unwrap_or("").to_ascii_lowercase();
     match status {
@@ -203,12 +214,32 @@ pub fn retry_reason(status: Option<i64>, error: Option<&str>) -> &'static str {
         "rate_limit"
     } else if text.contains("timeout") || text.contains("timed out") {
         "timeout"
-    } else if status.is_some_and(|s| (500..600).contains(&s)) {
-        "server_error"
-    } else if text.contains("connection") || text.contains("econn") || text.contains("network") {
-        "connection"
+    } else if text.contains("fallback") {
+        "model_fallback"
     } else {
         "error"
+    }
+}
+
+/// Fills in `succeeded` where the source did not say, for the retries of one model call in the
+/// order they happened. `succeeded` means "the attempt after this failure completed": every
+/// retry but the last was followed by another failure (false); the last one succeeded exactly
+/// when the call completed (`call_completed`, None when unknown). An exhausted retry is false.
+pub fn infer_retry_outcomes<'a>(
+    retries: impl DoubleEndedIterator<Item = &'a mut RetryRecord>,
+    call_completed: Option<bool>,
+) {
+    for (position, retry) in retries.rev().enumerate() {
+        if retry.succeeded.is_some() {
+            continue;
+        }
+        retry.succeeded = if retry.exhausted {
+            Some(false)
+        } else if position == 0 {
+            call_completed
+        } else {
+            Some(false)
+        };
     }
 }
 
@@ -275,6 +306,8 @@ pub struct IngestReport {
     /// found their session now).
     pub test_targets: Vec<Uuid>,
     pub duplicates: usize,
+    /// Sessions whose `max_retries_hit` became true with this batch (counted once per session).
+    pub sessions_hit_max_retries: usize,
 }
 
 impl IngestReport {
@@ -293,5 +326,87 @@ impl IngestReport {
         ids.sort();
         ids.dedup();
         ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry(number: i32, succeeded: Option<bool>, exhausted: bool) -> RetryRecord {
+        RetryRecord {
+            key: synthetic_key(Uuid::nil(), &number.to_string()),
+            session_id: None,
+            session_external_id: None,
+            retry_number: number,
+            reason: "error".into(),
+            original_model: Some("a".into()),
+            fallback_model: None,
+            wait_ms: None,
+            succeeded,
+            exhausted,
+            error_message: None,
+            at: DateTime::UNIX_EPOCH,
+            attributes: Value::Null,
+        }
+    }
+
+    #[test]
+    fn reasons_stay_in_the_bounded_set() {
+        let cases = [
+            (Some(429), None, "rate_limit"),
+            (Some(529), None, "overloaded"),
+            (Some(504), None, "timeout"),
+            (Some(500), Some("Internal server error"), "error"),
+            (None, Some("ECONNRESET: connection reset"), "error"),
+            (None, Some("request timed out"), "timeout"),
+            (None, Some("model fallback"), "model_fallback"),
+            (None, None, "error"),
+        ];
+        for (status, text, want) in cases {
+            assert_eq!(retry_reason(status, text), want, "{status:?} {text:?}");
+            assert!(RETRY_REASONS.contains(&want));
+        }
+    }
+
+    #[test]
+    fn the_last_retry_of_a_call_takes_the_call_outcome() {
+        let mut call = [
+            retry(1, None, false),
+            retry(2, Some(true), false),
+            retry(3, None, false),
+        ];
+        infer_retry_outcomes(call.iter_mut(), Some(true));
+        let got: Vec<_> = call.iter().map(|r| r.succeeded).collect();
+        assert_eq!(
+            got,
+            [Some(false), Some(true), Some(true)],
+            "given values stay"
+        );
+
+        let mut unknown = [retry(1, None, false), retry(2, None, false)];
+        infer_retry_outcomes(unknown.iter_mut(), None);
+        assert_eq!(unknown[0].succeeded, Some(false));
+        assert_eq!(unknown[1].succeeded, None);
+
+        let mut gave_up = [retry(1, None, true)];
+        infer_retry_outcomes(gave_up.iter_mut(), Some(true));
+        assert_eq!(
+            gave_up[0].succeeded,
+            Some(false),
+            "exhausted never succeeded"
+        );
+    }
+
+    #[test]
+    fn a_fallback_is_a_different_model() {
+        let mut r = retry(1, None, false);
+        assert_eq!(r.fallback(), None);
+        r.fallback_model = Some("a".into());
+        assert_eq!(r.fallback(), None, "same model");
+        r.fallback_model = Some("b".into());
+        assert_eq!(r.fallback(), Some((Some("a"), "b")));
+        r.original_model = None;
+        assert_eq!(r.fallback(), Some((None, "b")));
     }
 }

@@ -7,6 +7,7 @@ mod extract;
 mod ingest;
 mod openapi;
 mod ops;
+mod retries;
 mod sessions;
 mod test_runs;
 mod tests;
@@ -57,6 +58,8 @@ pub fn router(state: ApiState) -> Router {
             "/api/db/sessions/{id}/claude-code-metrics",
             get(claude_code_metrics::show),
         )
+        .route("/api/db/retries/summary", get(retries::summary))
+        .route("/api/db/retries/{id}", get(retries::history))
         .route("/api/db/tests/flaky", get(tests::flaky))
         .route("/api/db/tests/regressions", get(tests::regressions))
         .route("/api/db/tests/{repo_id}", get(tests::history))

@@ -3,10 +3,13 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, claude_code_metrics, ingest, sessions, test_runs, tests, token_usage};
+use super::{
+    ErrorBody, claude_code_metrics, ingest, retries, sessions, test_runs, tests, token_usage,
+};
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
 use crate::store::claude_metrics::SeriesTotal;
+use crate::store::retries::{FallbackPair, ModelRate, ReasonRate, RetryRow, SuccessAfter};
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
 use crate::store::test_analysis::{
     FlakyRule, FlakyTest, Regression, SessionOutcome, TestHistoryRow, TestId,
@@ -31,6 +34,8 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         token_usage::efficiency,
         ingest::claude_run,
         test_runs::create,
+        retries::history,
+        retries::summary,
         tests::history,
         tests::flaky,
         tests::regressions,
@@ -68,6 +73,14 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         claude::ModelUsage,
         test_runs::TestRunResponse,
         StoredTestRun,
+        retries::RetryHistory,
+        retries::RetrySummary,
+        retries::MaxRetries,
+        RetryRow,
+        ReasonRate,
+        ModelRate,
+        SuccessAfter,
+        FallbackPair,
         tests::TestHistory,
         tests::FlakyTests,
         tests::Regressions,

@@ -32,36 +32,6 @@ pub enum TokenType {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RetryLabels {
-    pub reason: RetryReason,
-}
-
-/// The bounded retry reasons of [`crate::domain::RETRY_REASONS`].
-#[allow(non_camel_case_types)]
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-pub enum RetryReason {
-    rate_limit,
-    overloaded,
-    timeout,
-    server_error,
-    connection,
-    error,
-}
-
-impl RetryReason {
-    pub fn from_reason(reason: &str) -> Self {
-        match reason {
-            "rate_limit" => Self::rate_limit,
-            "overloaded" => Self::overloaded,
-            "timeout" => Self::timeout,
-            "server_error" => Self::server_error,
-            "connection" => Self::connection,
-            _ => Self::error,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SessionLabels {
     pub status: SessionStatusLabel,
 }

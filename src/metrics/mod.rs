@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 mod labels;
+pub mod retries;
 pub mod test_runs;
 pub mod test_state;
 
@@ -16,9 +17,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 pub use labels::{
-    ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, RetryLabels, RetryReason,
-    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels,
-    TestLabels, TestResult, TokenLabels, TokenType,
+    ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, SessionLabels,
+    SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels, TestLabels,
+    TestResult, TokenLabels, TokenType,
 };
 
 use crate::domain::{IngestReport, SessionStatus, SpanBatch};
@@ -37,8 +38,7 @@ pub struct Metrics {
     turn_duration: HistogramFamily<ModelLabels>,
     time_to_first_token: HistogramFamily<ModelLabels>,
     sessions: Family<SessionLabels, Counter>,
-    retries: Family<RetryLabels, Counter>,
-    exhausted_retries: Counter,
+    retries: retries::RetryMetrics,
     session_wall_clock: Histogram,
     spans_received: Family<SpanOutcomeLabels, Counter>,
     request_failures: Family<RequestFailureLabels, Counter>,
@@ -111,18 +111,7 @@ impl Metrics {
             "Finished sessions by status",
             sessions.clone(),
         );
-        let retries = Family::default();
-        registry.register(
-            "acd_retries",
-            "Failed model calls that were retried or gave up, by reason",
-            retries.clone(),
-        );
-        let exhausted_retries = Counter::default();
-        registry.register(
-            "acd_retries_exhausted",
-            "Model calls that failed after the retry budget ran out",
-            exhausted_retries.clone(),
-        );
+        let retries = retries::RetryMetrics::register(&mut registry);
         let session_wall_clock = Histogram::new([
             10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
         ]);
@@ -157,7 +146,6 @@ impl Metrics {
             time_to_first_token,
             sessions,
             retries,
-            exhausted_retries,
             session_wall_clock,
             spans_received,
             request_failures,
@@ -209,13 +197,7 @@ impl Metrics {
                     .observe(ttft as f64 / 1000.0);
             }
         }
-        for retry in report.new_retries.iter().map(|&i| &batch.retries[i]) {
-            let reason = RetryReason::from_reason(&retry.reason);
-            self.retries.get_or_create(&RetryLabels { reason }).inc();
-            if retry.exhausted {
-                self.exhausted_retries.inc();
-            }
-        }
+        self.retries.record(&self.models, batch, report);
         self.test_runs.record(batch, report);
         for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {
             let status = match session.status {

@@ -86,9 +86,14 @@ fn map_span(
     };
     let facts = span_facts(span, resource, attrs)?;
     let model = facts.attrs.str("gen_ai.request.model");
-    batch
-        .retries
-        .extend(super::retry_events::retries_of(span, resource, model));
+    // A turn's retry events are retries of its call: the turn's outcome is theirs.
+    let call_completed = matches!(kind, Kind::Turn).then_some(!facts.failed);
+    batch.retries.extend(super::retry_events::retries_of(
+        span,
+        resource,
+        model,
+        call_completed,
+    ));
     match kind {
         Kind::Session => batch.sessions.push(session(facts)),
         Kind::Turn => batch.turns.push(turn(facts, prices)?),

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Error, Store, details, file_access, rollups, test_runs};
+use super::{Error, Store, details, file_access, retries, rollups, test_runs};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
 type Key = (Vec<u8>, Vec<u8>);
@@ -159,6 +159,7 @@ impl Store {
         touched.extend(tested.iter().copied());
         let touched: Vec<Uuid> = touched.into_iter().collect();
         rollups::recompute_sessions(&mut tx, &touched).await?;
+        report.sessions_hit_max_retries = retries::recompute(&mut tx, &touched).await?;
         file_access::recompute(&mut tx, &touched).await?;
         test_runs::recompute(&mut tx, &tested).await?;
         let targets = test_runs::targets(&mut tx, &tested).await?;

@@ -39,20 +39,14 @@ pub async fn insert(
     if runs.is_empty() {
         return Ok(());
     }
-    let col = |f: &dyn Fn(&TestRunRecord) -> i64| runs.iter().map(|(r, _)| int(f(r))).collect();
-    let (totals, passed, failed, skipped, errors): (
-        Vec<i32>,
-        Vec<i32>,
-        Vec<i32>,
-        Vec<i32>,
-        Vec<i32>,
-    ) = (
-        col(&|r| r.counts.total),
-        col(&|r| r.counts.passed),
-        col(&|r| r.counts.failed),
-        col(&|r| r.counts.skipped),
-        col(&|r| r.counts.errors),
-    );
+    let col = |f: &dyn Fn(&TestRunRecord) -> i64| -> Vec<i32> {
+        runs.iter().map(|(r, _)| int(f(r))).collect()
+    };
+    let totals = col(&|r| r.counts.total);
+    let passed = col(&|r| r.counts.passed);
+    let failed = col(&|r| r.counts.failed);
+    let skipped = col(&|r| r.counts.skipped);
+    let errors = col(&|r| r.counts.errors);
     sqlx::query!(
         r#"INSERT INTO session_test_runs (id, session_id, test_suite, total_tests, passed, failed,
                skipped, errors, duration_ms, failure_reasons, trace_id, span_id, content_sha256,

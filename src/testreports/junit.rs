@@ -107,7 +107,12 @@ fn collect(
                 .clone()
                 .filter(|c| !c.is_empty())
                 .unwrap_or_else(|| suite.name.clone()),
-            name: case.name.clone(),
+            // junit-parser's `name` is `classname::name`; the attribute itself is `original_name`.
+            name: if case.original_name.is_empty() {
+                case.name.clone()
+            } else {
+                case.original_name.clone()
+            },
             status,
             duration_ms: (case.time.is_finite() && case.time >= 0.0)
                 .then(|| (case.time * 1000.0).round() as i64),

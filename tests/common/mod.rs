@@ -7,6 +7,7 @@ pub mod claude_metrics;
 pub mod process;
 pub mod scenario;
 pub mod spans;
+pub mod test_reports;
 
 use std::time::Duration;
 

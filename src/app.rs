@@ -75,6 +75,7 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         metrics: metrics.clone(),
         prices: Arc::new(settings.prices.clone()),
         limits: settings.limits,
+        test_analysis: settings.test_analysis,
     };
     let grpc = bind(settings.otlp_grpc).await?;
     let http = bind(settings.otlp_http).await?;
@@ -224,6 +225,26 @@ async fn restore_test_gauges(
         metrics.restore_test_state(&state);
     }
     Ok(())
+}
+
+/// After a batch committed (OTLP or REST upload): counts what was new, then refreshes the test
+/// gauges of the targets whose test history changed. The data is durable already, so a failed
+/// refresh is logged, not returned: the next batch of that target refreshes again.
+pub async fn after_commit(
+    store: &Store,
+    metrics: &Metrics,
+    config: &TestAnalysis,
+    batch: &crate::domain::SpanBatch,
+    report: &crate::domain::IngestReport,
+) {
+    metrics.record_spans(batch, report);
+    let targets = report.touched_test_targets();
+    if targets.is_empty() {
+        return;
+    }
+    if let Err(err) = refresh_test_gauges(store, metrics, config, targets).await {
+        tracing::warn!(error = %err, "test gauges not refreshed");
+    }
 }
 
 /// After a commit that stored new test runs: refreshes the test gauges of the targets it

@@ -75,7 +75,14 @@ pub async fn create(
             ReportError::Malformed(_) => Error::BadRequest(e.to_string()),
             ReportError::Store(e) => e.into(),
         })?;
-    state.metrics.record_spans(&stored.batch, &stored.report);
+    crate::app::after_commit(
+        &state.store,
+        &state.metrics,
+        &state.test_analysis,
+        &stored.batch,
+        &stored.report,
+    )
+    .await;
     let status = if stored.duplicate {
         StatusCode::OK
     } else {

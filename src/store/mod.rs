@@ -7,6 +7,7 @@ mod details;
 mod embedded;
 mod file_access;
 mod ingest;
+mod resolution;
 pub mod retries;
 mod rollups;
 pub mod sessions;

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{Limits, ServeArgs};
+use crate::config::{Limits, ServeArgs, TestAnalysis};
 use crate::metrics::Metrics;
 use crate::otlp::Ingest;
 use crate::pricing::PriceTable;
@@ -24,6 +24,8 @@ pub struct Settings {
     pub api: SocketAddr,
     pub limits: Limits,
     pub prices: PriceTable,
+    /// Flaky and regression rules (REST defaults and the test gauges).
+    pub test_analysis: TestAnalysis,
     /// How long shutdown waits for in-flight requests and idle client connections (exporters
     /// keep gRPC connections open forever) before closing them.
     pub shutdown_grace: Duration,
@@ -39,6 +41,7 @@ impl Settings {
             api: any,
             limits: Limits::default(),
             prices: PriceTable::shipped_default(),
+            test_analysis: TestAnalysis::default(),
             shutdown_grace: Duration::from_secs(2),
         }
     }
@@ -63,11 +66,16 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 /// Starts serving on the given store (already migrated).
 pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error> {
     let metrics = Arc::new(Metrics::new());
+    // A restart must not blank the test gauges; a database that is down only leaves them empty.
+    if let Err(err) = restore_test_gauges(&store, &metrics, &settings.test_analysis).await {
+        tracing::warn!("test gauges not restored from the database: {err}");
+    }
     let ingest = Ingest {
         store: store.clone(),
         metrics: metrics.clone(),
         prices: Arc::new(settings.prices.clone()),
         limits: settings.limits,
+        test_analysis: settings.test_analysis,
     };
     let grpc = bind(settings.otlp_grpc).await?;
     let http = bind(settings.otlp_http).await?;
@@ -116,6 +124,7 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         prices: Arc::new(settings.prices.clone()),
         max_body_bytes: settings.limits.max_body_bytes,
         index_jobs,
+        test_analysis: settings.test_analysis,
     });
     tasks.spawn(async move {
         axum::serve(rest, rest_router)
@@ -202,6 +211,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         api: args.api,
         limits: args.limits,
         prices,
+        test_analysis: args.test_analysis,
         shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
     };
     let app = spawn(settings, database.store.clone()).await?;
@@ -212,6 +222,53 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     let result = app.run_until_signal().await;
     database.close().await;
     result
+}
+
+/// Sets every target's test gauges from the database, without counting past regressions.
+async fn restore_test_gauges(
+    store: &Store,
+    metrics: &Metrics,
+    config: &TestAnalysis,
+) -> Result<(), crate::store::Error> {
+    for state in store.all_target_test_states(config).await? {
+        metrics.restore_test_state(&state);
+    }
+    Ok(())
+}
+
+/// After a batch committed (OTLP or REST upload): counts what was new, then refreshes the test
+/// gauges of the targets whose test history changed. The data is durable already, so a failed
+/// refresh is logged, not returned: the next batch of that target refreshes again.
+pub async fn after_commit(
+    store: &Store,
+    metrics: &Metrics,
+    config: &TestAnalysis,
+    batch: &crate::domain::SpanBatch,
+    report: &crate::domain::IngestReport,
+) {
+    metrics.record_spans(batch, report);
+    let targets = report.touched_test_targets();
+    if targets.is_empty() {
+        return;
+    }
+    if let Err(err) = refresh_test_gauges(store, metrics, config, targets).await {
+        tracing::warn!(error = %err, "test gauges not refreshed");
+    }
+}
+
+/// After a commit that stored new test runs: refreshes the test gauges of the targets it
+/// touched and counts their new regressions.
+pub async fn refresh_test_gauges(
+    store: &Store,
+    metrics: &Metrics,
+    config: &TestAnalysis,
+    targets: impl IntoIterator<Item = uuid::Uuid>,
+) -> Result<(), crate::store::Error> {
+    for target_id in targets {
+        let state = store.target_test_state(target_id, config).await?;
+        metrics.record_test_state(&state);
+    }
+    Ok(())
 }
 
 /// Migrations need the database; give one that is still starting up half a minute.

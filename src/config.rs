@@ -51,6 +51,34 @@ pub enum IngestCommand {
         #[command(flatten)]
         output: IngestOutput,
     },
+    /// A JUnit XML test report (pytest --junitxml, jest-junit, cargo-nextest, go-junit-report,
+    /// Maven Surefire, Gradle), stored as a test run of a session.
+    Junit(TestReportArgs),
+    /// A libtest JSON stream (`cargo test -- -Z unstable-options --format json`) or cargo-nextest's
+    /// (`cargo nextest run --message-format libtest-json`), stored as a test run of a session.
+    TestJson(TestReportArgs),
+}
+
+/// `ingest junit` / `ingest test-json`.
+#[derive(Debug, Clone, Args)]
+pub struct TestReportArgs {
+    /// The report file, or `-` for standard input.
+    pub file: PathBuf,
+    /// The session the tests ran in: its UUID, or its external id (mapped like
+    /// `gen_ai.conversation.id`). It must already exist.
+    #[arg(long)]
+    pub session: String,
+    /// The code revision the tests ran against (e.g. a git commit).
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Suite name, replacing the report's own.
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// junit | json (libtest or nextest, told apart by test names) | libtest-json | nextest-json.
+    #[arg(long)]
+    pub format: Option<String>,
+    #[command(flatten)]
+    pub output: IngestOutput,
 }
 
 /// Where `ingest` (and the `run` wrapper) put what they parsed.
@@ -85,6 +113,8 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub test_analysis: TestAnalysis,
     /// Seconds shutdown waits for in-flight requests before closing connections.
     #[arg(long, env = "ACD_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
@@ -130,6 +160,45 @@ impl Default for Limits {
             max_body_bytes: 20 * 1024 * 1024,
             max_decompressed_bytes: 64 * 1024 * 1024,
         }
+    }
+}
+
+/// How flaky tests and pass-rate regressions are found (docs/tests-and-retries.md).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct TestAnalysis {
+    /// Flip rule: a test is flaky when its outcome flipped twice (pass→fail→pass or
+    /// fail→pass→fail) across the target's last N sessions that ran it (3–100).
+    #[arg(long, env = "ACD_FLAKY_WINDOW", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(3..=100))]
+    pub flaky_window: u32,
+    /// A session regressed when its pass rate is more than this many percentage points below
+    /// the previous session's for the same target (0–100).
+    #[arg(long, env = "ACD_REGRESSION_THRESHOLD_POINTS", default_value_t = 10.0,
+          value_parser = parse_points)]
+    pub regression_threshold_points: f64,
+}
+
+impl Default for TestAnalysis {
+    fn default() -> Self {
+        Self {
+            flaky_window: 5,
+            regression_threshold_points: 10.0,
+        }
+    }
+}
+
+/// Percentage points, 0 to 100.
+pub fn parse_points(raw: &str) -> Result<f64, String> {
+    let points: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number"))?;
+    if points.is_finite() && (0.0..=100.0).contains(&points) {
+        Ok(points)
+    } else {
+        Err(format!(
+            "{raw:?} is not between 0 and 100 percentage points"
+        ))
     }
 }
 

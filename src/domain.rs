@@ -5,6 +5,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+mod test_runs;
+pub use test_runs::*;
+
 /// Namespace of the UUIDv5 ids derived from non-UUID session ids and from span identities.
 /// Fixed forever: changing it would split existing sessions.
 pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b7e_93a4_4d0b_9c55_1a2e_acd0_c011);
@@ -174,18 +177,29 @@ pub struct RetryRecord {
     pub attributes: Value,
 }
 
-/// The bounded set of retry reasons (also a metric label).
-pub const RETRY_REASONS: [&str; 6] = [
+impl RetryRecord {
+    /// The (from, to) models when this retry fell back to another model: a `fallback_model`
+    /// that differs from `original_model` (an unknown original counts as different).
+    pub fn fallback(&self) -> Option<(Option<&str>, &str)> {
+        let to = self.fallback_model.as_deref()?;
+        let from = self.original_model.as_deref();
+        (from != Some(to)).then_some((from, to))
+    }
+}
+
+/// The bounded set of retry reasons (also a metric label), as issue 4 names them. HTTP 5xx and
+/// connection failures are `error`: their status and text stay in `error_message`.
+pub const RETRY_REASONS: [&str; 5] = [
     "rate_limit",
     "overloaded",
-    "timeout",
-    "server_error",
-    "connection",
     "error",
+    "timeout",
+    "model_fallback",
 ];
 
-/// A retry reason from an HTTP status and/or error text: 429 → rate_limit, 529 or "overloaded" →
-/// overloaded, timeouts → timeout, other 5xx → server_error, connection failures → connection.
+/// A retry reason from an HTTP status and/or error text: 429 or "rate limit" → rate_limit,
+/// 529 or "overloaded" → overloaded, 408/504 or "timeout" → timeout, "fallback" in the text →
+/// model_fallback, anything else (other 5xx, connection failures, unknown) → error.
 pub fn retry_reason(status: Option<i64>, error: Option<&str>) -> &'static str {
     let text = error.unwrap_or("").to_ascii_lowercase();
     match status {
@@ -200,12 +214,32 @@ pub fn retry_reason(status: Option<i64>, error: Option<&str>) -> &'static str {
         "rate_limit"
     } else if text.contains("timeout") || text.contains("timed out") {
         "timeout"
-    } else if status.is_some_and(|s| (500..600).contains(&s)) {
-        "server_error"
-    } else if text.contains("connection") || text.contains("econn") || text.contains("network") {
-        "connection"
+    } else if text.contains("fallback") {
+        "model_fallback"
     } else {
         "error"
+    }
+}
+
+/// Fills in `succeeded` where the source did not say, for the retries of one model call in the
+/// order they happened. `succeeded` means "the attempt after this failure completed": every
+/// retry but the last was followed by another failure (false); the last one succeeded exactly
+/// when the call completed (`call_completed`, None when unknown). An exhausted retry is false.
+pub fn infer_retry_outcomes<'a>(
+    retries: impl DoubleEndedIterator<Item = &'a mut RetryRecord>,
+    call_completed: Option<bool>,
+) {
+    for (position, retry) in retries.rev().enumerate() {
+        if retry.succeeded.is_some() {
+            continue;
+        }
+        retry.succeeded = if retry.exhausted {
+            Some(false)
+        } else if position == 0 {
+            call_completed
+        } else {
+            Some(false)
+        };
     }
 }
 
@@ -236,6 +270,8 @@ pub struct SpanBatch {
     pub turns: Vec<TurnRecord>,
     pub tools: Vec<ToolCallRecord>,
     pub retries: Vec<RetryRecord>,
+    /// Test runs: `acd.test_run` spans and uploaded reports (JUnit XML, libtest/nextest JSON).
+    pub test_runs: Vec<TestRunRecord>,
     /// Targets named by records that are not session spans (e.g. `acd.target.id` set as an
     /// OTEL resource attribute of Claude Code): given to the session if it has none yet.
     pub session_targets: Vec<SessionTarget>,
@@ -246,7 +282,11 @@ pub struct SpanBatch {
 
 impl SpanBatch {
     pub fn stored_span_count(&self) -> usize {
-        self.sessions.len() + self.turns.len() + self.tools.len() + self.retries.len()
+        self.sessions.len()
+            + self.turns.len()
+            + self.tools.len()
+            + self.retries.len()
+            + self.test_runs.len()
     }
 }
 
@@ -258,7 +298,16 @@ pub struct IngestReport {
     pub new_turns: Vec<usize>,
     pub new_tools: Vec<usize>,
     pub new_retries: Vec<usize>,
+    pub new_test_runs: Vec<usize>,
+    /// The target of each new test run's session, in the order of `new_test_runs` (None while
+    /// the session has no target, or the run no session yet).
+    pub test_run_targets: Vec<Option<RunTarget>>,
+    /// Every target whose test history this batch changed (new runs, and earlier runs that
+    /// found their session now).
+    pub test_targets: Vec<Uuid>,
     pub duplicates: usize,
+    /// Sessions whose `max_retries_hit` became true with this batch (counted once per session).
+    pub sessions_hit_max_retries: usize,
 }
 
 impl IngestReport {
@@ -267,5 +316,97 @@ impl IngestReport {
             + self.new_turns.len()
             + self.new_tools.len()
             + self.new_retries.len()
+            + self.new_test_runs.len()
+    }
+
+    /// The targets whose test history changed with this batch, each once: what the lead's
+    /// per-target figures (pass-rate gauges) must refresh after the commit.
+    pub fn touched_test_targets(&self) -> Vec<Uuid> {
+        let mut ids = self.test_targets.clone();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry(number: i32, succeeded: Option<bool>, exhausted: bool) -> RetryRecord {
+        RetryRecord {
+            key: synthetic_key(Uuid::nil(), &number.to_string()),
+            session_id: None,
+            session_external_id: None,
+            retry_number: number,
+            reason: "error".into(),
+            original_model: Some("a".into()),
+            fallback_model: None,
+            wait_ms: None,
+            succeeded,
+            exhausted,
+            error_message: None,
+            at: DateTime::UNIX_EPOCH,
+            attributes: Value::Null,
+        }
+    }
+
+    #[test]
+    fn reasons_stay_in_the_bounded_set() {
+        let cases = [
+            (Some(429), None, "rate_limit"),
+            (Some(529), None, "overloaded"),
+            (Some(504), None, "timeout"),
+            (Some(500), Some("Internal server error"), "error"),
+            (None, Some("ECONNRESET: connection reset"), "error"),
+            (None, Some("request timed out"), "timeout"),
+            (None, Some("model fallback"), "model_fallback"),
+            (None, None, "error"),
+        ];
+        for (status, text, want) in cases {
+            assert_eq!(retry_reason(status, text), want, "{status:?} {text:?}");
+            assert!(RETRY_REASONS.contains(&want));
+        }
+    }
+
+    #[test]
+    fn the_last_retry_of_a_call_takes_the_call_outcome() {
+        let mut call = [
+            retry(1, None, false),
+            retry(2, Some(true), false),
+            retry(3, None, false),
+        ];
+        infer_retry_outcomes(call.iter_mut(), Some(true));
+        let got: Vec<_> = call.iter().map(|r| r.succeeded).collect();
+        assert_eq!(
+            got,
+            [Some(false), Some(true), Some(true)],
+            "given values stay"
+        );
+
+        let mut unknown = [retry(1, None, false), retry(2, None, false)];
+        infer_retry_outcomes(unknown.iter_mut(), None);
+        assert_eq!(unknown[0].succeeded, Some(false));
+        assert_eq!(unknown[1].succeeded, None);
+
+        let mut gave_up = [retry(1, None, true)];
+        infer_retry_outcomes(gave_up.iter_mut(), Some(true));
+        assert_eq!(
+            gave_up[0].succeeded,
+            Some(false),
+            "exhausted never succeeded"
+        );
+    }
+
+    #[test]
+    fn a_fallback_is_a_different_model() {
+        let mut r = retry(1, None, false);
+        assert_eq!(r.fallback(), None);
+        r.fallback_model = Some("a".into());
+        assert_eq!(r.fallback(), None, "same model");
+        r.fallback_model = Some("b".into());
+        assert_eq!(r.fallback(), Some((Some("a"), "b")));
+        r.original_model = None;
+        assert_eq!(r.fallback(), Some((None, "b")));
     }
 }

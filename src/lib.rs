@@ -19,6 +19,7 @@ pub mod pricing;
 pub mod runner;
 pub mod store;
 pub mod telemetry;
+pub mod testreports;
 
 pub use error::Error;
 

@@ -168,9 +168,15 @@ async fn claude_code_events_become_turns_tools_and_retries_once() {
     let input = [("model", MODEL), ("type", "input")];
     assert_eq!(app.metric("acd_tokens_total", &input).await, 320.0);
     assert_eq!(app.metric("acd_model_requests_total", &model).await, 2.0);
-    let overloaded = [("reason", "overloaded")];
+    let overloaded = [("reason", "overloaded"), ("model", MODEL)];
     assert_eq!(app.metric("acd_retries_total", &overloaded).await, 1.0);
-    assert_eq!(app.metric("acd_retries_exhausted_total", &[]).await, 1.0);
+    let exhausted = [("outcome", "exhausted")];
+    assert_eq!(
+        app.metric("acd_retry_outcomes_total", &exhausted).await,
+        1.0
+    );
+    assert_eq!(app.metric("acd_max_retries_hit_total", &[]).await, 1.0);
+    assert_eq!(app.metric("acd_retry_wait_seconds_sum", &[]).await, 30.0);
 
     // The exporter retries the same batch over another transport: nothing changes.
     export(Transport::Grpc, &app, &records, target.to_vec())

@@ -107,6 +107,22 @@ async fn assert_session(app: &TestApp, scenario: &Scenario, harness: Harness, id
     assert_eq!(s["status"], "completed", "{s}");
     assert_eq!(s["target_id"], scenario.target.id.as_str());
     assert_eq!(s["target_name"], scenario.target.name.as_str());
+    // The harness's acd.test_run span: pass rate = passed / (run − skipped).
+    let count = |status: &str| {
+        scenario
+            .test_run
+            .cases
+            .iter()
+            .filter(|c| c.status == status)
+            .count()
+    };
+    let (passed, skipped) = (count("passed"), count("skipped"));
+    let run = scenario.test_run.cases.len();
+    assert_eq!(s["tests_run"], run, "{s}");
+    assert_eq!(s["tests_passed"], passed);
+    assert_eq!(s["tests_failed"], count("failed") + count("error"));
+    let rate = passed as f64 / (run - skipped) as f64;
+    assert_eq!(s["test_pass_rate"], (rate * 1e4).round() / 1e4);
     assert_eq!(s["feature_id"], scenario.feature_id.as_str());
     assert_eq!(s["features_completed"], scenario.features_completed);
     assert_eq!(s["turn_count"], scenario.turns.len());
@@ -201,8 +217,8 @@ async fn assert_session(app: &TestApp, scenario: &Scenario, harness: Harness, id
     );
 }
 
-/// Every `acd.retry` event as a row with all its attributes. Read from the table: the retries
-/// endpoint is not there yet (issue 4), and the session only shows counts.
+/// Every `acd.retry` event as a row with all its attributes, read from the table (the retry
+/// endpoints are tested in tests/retries.rs).
 async fn assert_retry_rows(app: &TestApp, scenario: &Scenario, id: &str) {
     let rows = sqlx::query(
         "SELECT retry_number, reason, original_model, fallback_model, wait_duration_ms, succeeded,
@@ -269,9 +285,35 @@ async fn assert_metrics(app: &TestApp, scenario: &Scenario) {
         let got = app.metric("acd_retries_total", &[("reason", reason)]).await;
         assert_eq!(got, n as f64, "acd_retries_total reason={reason}");
     }
-    assert_eq!(app.metric("acd_retries_exhausted_total", &[]).await, 0.0);
-    // Every span the SDK sent was acknowledged: stored, or (the test run, until the collector
-    // stores test runs) accepted and ignored. None refused, none counted twice. (`accepted`
+    let exhausted = [("outcome", "exhausted")];
+    assert_eq!(
+        app.metric("acd_retry_outcomes_total", &exhausted).await,
+        0.0
+    );
+    assert_eq!(app.metric("acd_max_retries_hit_total", &[]).await, 0.0);
+    let succeeded = scenario.retries().filter(|r| r.succeeded).count();
+    let outcome = [("outcome", "succeeded")];
+    let got = app.metric("acd_retry_outcomes_total", &outcome).await;
+    assert_eq!(
+        got, succeeded as f64,
+        "acd_retry_outcomes_total{{outcome=succeeded}}"
+    );
+    let fallbacks = scenario
+        .retries()
+        .filter(|r| {
+            r.fallback_model
+                .as_ref()
+                .is_some_and(|f| *f != r.original_model)
+        })
+        .count();
+    let got = app.metric("acd_model_fallbacks_total", &[]).await;
+    assert_eq!(got, fallbacks as f64, "acd_model_fallbacks_total");
+    let waits = scenario.retries().count();
+    assert_eq!(
+        app.metric("acd_retry_wait_seconds_count", &[]).await,
+        waits as f64
+    );
+    // Every span the SDK sent was stored: none ignored, refused or counted twice. (`accepted`
     // also counts the stored retry events, so it is a lower bound here.)
     let mut outcomes = BTreeMap::new();
     for outcome in ["accepted", "ignored", "rejected", "duplicate"] {
@@ -279,9 +321,20 @@ async fn assert_metrics(app: &TestApp, scenario: &Scenario) {
         let count = app.metric("acd_otlp_spans_received_total", &labels).await;
         outcomes.insert(outcome, count);
     }
-    let stored = 1 + scenario.turns.len() + scenario.tool_count();
+    let stored = 1 + scenario.turns.len() + scenario.tool_count() + 1;
     assert!(outcomes["accepted"] >= stored as f64, "{outcomes:?}");
-    assert!(outcomes["ignored"] <= 1.0, "{outcomes:?}");
+    assert_eq!(outcomes["ignored"], 0.0, "{outcomes:?}");
+    let passed = [
+        ("target", scenario.target.name.as_str()),
+        ("result", "passed"),
+    ];
+    let want = scenario
+        .test_run
+        .cases
+        .iter()
+        .filter(|c| c.status == "passed")
+        .count();
+    assert_eq!(app.metric("acd_tests_total", &passed).await, want as f64);
     assert_eq!(outcomes["rejected"], 0.0, "{outcomes:?}");
     assert_eq!(outcomes["duplicate"], 0.0, "{outcomes:?}");
 }

@@ -40,6 +40,13 @@ pub async fn claude_run(
         fallback_time: query.ended_at.unwrap_or_else(Utc::now),
     };
     let (batch, report, summary) = store_run(&state.store, &state.prices, &run, &options).await?;
-    state.metrics.record_spans(&batch, &report);
+    crate::app::after_commit(
+        &state.store,
+        &state.metrics,
+        &state.test_analysis,
+        &batch,
+        &report,
+    )
+    .await;
     Ok(axum::Json(summary))
 }

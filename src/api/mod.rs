@@ -8,8 +8,11 @@ mod extract;
 mod ingest;
 mod openapi;
 mod ops;
+mod retries;
 mod sessions;
 mod targets;
+mod test_runs;
+mod tests;
 mod token_usage;
 
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use axum::routing::{get, post};
 pub use error::{Error, ErrorBody};
 pub use openapi::ApiDoc;
 
+use crate::config::TestAnalysis;
 use crate::metrics::Metrics;
 use crate::pricing::PriceTable;
 use crate::store::Store;
@@ -35,6 +39,8 @@ pub struct ApiState {
     pub max_body_bytes: usize,
     /// Rung when a reindex job is queued, so this replica's worker starts it at once.
     pub index_jobs: Arc<tokio::sync::Notify>,
+    /// Defaults of the flaky and regression rules.
+    pub test_analysis: TestAnalysis,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -44,6 +50,10 @@ pub fn router(state: ApiState) -> Router {
             "/api/db/ingest/claude-run",
             post(ingest::claude_run).layer(ingest_limit),
         )
+        .route(
+            "/api/db/sessions/{id}/test-runs",
+            post(test_runs::create).layer(DefaultBodyLimit::max(state.max_body_bytes)),
+        )
         .route("/api/db/sessions", get(sessions::list))
         .route("/api/db/sessions/{id}", get(sessions::show))
         .route("/api/db/sessions/{id}/turns", get(sessions::turns))
@@ -52,6 +62,11 @@ pub fn router(state: ApiState) -> Router {
             "/api/db/sessions/{id}/claude-code-metrics",
             get(claude_code_metrics::show),
         )
+        .route("/api/db/retries/summary", get(retries::summary))
+        .route("/api/db/retries/{id}", get(retries::history))
+        .route("/api/db/tests/flaky", get(tests::flaky))
+        .route("/api/db/tests/regressions", get(tests::regressions))
+        .route("/api/db/tests/{repo_id}", get(tests::history))
         .route("/api/db/token-usage", get(token_usage::over_time))
         .route("/api/db/token-usage/by-model", get(token_usage::by_model))
         .route(

@@ -3,11 +3,19 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{ErrorBody, claude_code_metrics, codebase, ingest, sessions, targets, token_usage};
+use super::{
+    ErrorBody, claude_code_metrics, codebase, ingest, retries, sessions, targets, test_runs, tests,
+    token_usage,
+};
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
 use crate::store::claude_metrics::SeriesTotal;
+use crate::store::retries::{FallbackPair, ModelRate, ReasonRate, RetryRow, SuccessAfter};
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
+use crate::store::test_analysis::{
+    FlakyRule, FlakyTest, Regression, SessionOutcome, TestHistoryRow, TestId,
+};
+use crate::store::test_runs::StoredTestRun;
 use crate::store::token_usage::{DailyUsage, ModelTotals};
 
 #[derive(OpenApi)]
@@ -32,6 +40,12 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         codebase::job,
         codebase::show,
         codebase::largest,
+        test_runs::create,
+        retries::history,
+        retries::summary,
+        tests::history,
+        tests::flaky,
+        tests::regressions,
     ),
     components(schemas(
         ErrorBody,
@@ -73,6 +87,25 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         crate::store::codebase::CodebaseIndex,
         crate::store::codebase::CodebaseSize,
         crate::store::codebase_jobs::IndexJob,
+        test_runs::TestRunResponse,
+        StoredTestRun,
+        retries::RetryHistory,
+        retries::RetrySummary,
+        retries::MaxRetries,
+        RetryRow,
+        ReasonRate,
+        ModelRate,
+        SuccessAfter,
+        FallbackPair,
+        tests::TestHistory,
+        tests::FlakyTests,
+        tests::Regressions,
+        TestHistoryRow,
+        FlakyTest,
+        FlakyRule,
+        SessionOutcome,
+        Regression,
+        TestId,
     ))
 )]
 pub struct ApiDoc;

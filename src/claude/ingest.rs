@@ -178,6 +178,14 @@ impl Sink {
 /// Runs `acd-collector ingest …`.
 pub async fn run(command: IngestCommand) -> Result<(), crate::Error> {
     let (runs, output) = match command {
+        IngestCommand::Junit(args) => {
+            return crate::testreports::cli::run(args, crate::testreports::ReportFormat::Junit)
+                .await;
+        }
+        IngestCommand::TestJson(args) => {
+            return crate::testreports::cli::run(args, crate::testreports::ReportFormat::Json)
+                .await;
+        }
         IngestCommand::ClaudeStream { file, output } => (vec![read_stream(&file)?], output),
         IngestCommand::ClaudeTranscript { files, output } => {
             let runs = files

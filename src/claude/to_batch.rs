@@ -87,11 +87,28 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
     }
     let failed = session_failed(run);
     for retry in &run.retries {
-        // The retried call succeeded if a response came after the retry line.
-        let answered = run.turns.iter().any(|t| t.first_line > retry.line);
+        // What came next decides the attempt after this retry line: a response (it succeeded),
+        // another api_retry line (it failed too), or nothing (failed if the run failed).
+        let next_turn = run
+            .turns
+            .iter()
+            .map(|t| t.first_line)
+            .filter(|&l| l > retry.line)
+            .min();
+        let next_retry = run
+            .retries
+            .iter()
+            .map(|r| r.line)
+            .filter(|&l| l > retry.line)
+            .min();
+        let answered = match (next_turn, next_retry) {
+            (Some(turn), Some(again)) => turn < again,
+            (Some(_), None) => true,
+            _ => false,
+        };
         let succeeded = if answered {
             Some(true)
-        } else if failed {
+        } else if failed || next_retry.is_some() {
             Some(false)
         } else {
             None

@@ -225,6 +225,30 @@ fn api_retry_lines_become_retries() {
 }
 
 #[test]
+fn only_the_retry_line_a_response_followed_succeeded() {
+    let text = "{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":1,\"max_retries\":10,\
+                \"retry_delay_ms\":500,\"error_status\":529,\"error\":\"overloaded_error\"}\n\
+                {\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":2,\"max_retries\":10,\
+                \"retry_delay_ms\":1000,\"error_status\":500,\"error\":\"api_error\"}\n\
+                {\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"model\":\"claude-haiku-4-5\",\
+                \"usage\":{\"input_tokens\":7,\"output_tokens\":2}}}";
+    let b = to_batch(&parse_str(text), &PriceTable::shipped_default(), &options());
+    let got: Vec<_> = b
+        .retries
+        .iter()
+        .map(|r| (r.retry_number, r.reason.as_str(), r.succeeded, r.exhausted))
+        .collect();
+    // The first attempt after line 1 failed again (line 2); the one after line 2 answered.
+    assert_eq!(
+        got,
+        vec![
+            (1, "overloaded", Some(false), false),
+            (2, "error", Some(true), false)
+        ]
+    );
+}
+
+#[test]
 fn a_stream_without_session_id_gets_a_stable_content_derived_one() {
     let text = fixture(GLEAM).replace("1d1e46f9-35c7-4834-b529-846d5bb82288", "");
     let prices = PriceTable::shipped_default();

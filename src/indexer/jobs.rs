@@ -106,7 +106,7 @@ impl Worker {
             .map_err(|e| e.to_string())?;
         self.metrics.codebase.record(
             row.name.as_deref(),
-            &target.to_string(),
+            target,
             &run.summary,
             started.elapsed().as_secs_f64(),
         );

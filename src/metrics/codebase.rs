@@ -10,6 +10,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::{TargetGuard, TargetLabels};
+use uuid::Uuid;
+
+use crate::domain::RunTarget;
 use crate::indexer::Summary;
 
 pub struct CodebaseMetrics {
@@ -75,9 +78,13 @@ impl CodebaseMetrics {
     }
 
     /// Records a stored index of a target (named, else by id).
-    pub fn record(&self, name: Option<&str>, id: &str, summary: &Summary, seconds: f64) {
+    pub fn record(&self, name: Option<&str>, id: Uuid, summary: &Summary, seconds: f64) {
+        let target = RunTarget {
+            id,
+            name: name.map(str::to_string),
+        };
         let labels = TargetLabels {
-            target: self.targets.label(name, id),
+            target: self.targets.label(Some(&target)),
         };
         let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.files.get_or_create(&labels).set(gauge(summary.files));

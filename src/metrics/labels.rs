@@ -32,36 +32,6 @@ pub enum TokenType {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RetryLabels {
-    pub reason: RetryReason,
-}
-
-/// The bounded retry reasons of [`crate::domain::RETRY_REASONS`].
-#[allow(non_camel_case_types)]
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-pub enum RetryReason {
-    rate_limit,
-    overloaded,
-    timeout,
-    server_error,
-    connection,
-    error,
-}
-
-impl RetryReason {
-    pub fn from_reason(reason: &str) -> Self {
-        match reason {
-            "rate_limit" => Self::rate_limit,
-            "overloaded" => Self::overloaded,
-            "timeout" => Self::timeout,
-            "server_error" => Self::server_error,
-            "connection" => Self::connection,
-            _ => Self::error,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SessionLabels {
     pub status: SessionStatusLabel,
 }
@@ -129,40 +99,79 @@ impl ModelGuard {
     }
 }
 
-pub const MAX_TARGETS: usize = 64;
-pub const OTHER_TARGET: &str = "other";
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TargetLabels {
     pub target: String,
 }
 
-/// Bounds the set of `target` label values: a target's name, else its id; the first
-/// [`MAX_TARGETS`] distinct values get their own series, the rest share `other`.
+/// Label of test runs whose session has no target (yet).
+pub const NO_TARGET: &str = "none";
+
+/// Bounds the `target` label of the test metrics: the target's name, else its id; the first
+/// [`MAX_MODELS`] distinct values get their own series, the rest share `other`.
 #[derive(Debug, Default)]
 pub struct TargetGuard {
-    seen: Mutex<HashSet<String>>,
+    seen: ModelGuard,
 }
 
 impl TargetGuard {
-    pub fn label(&self, name: Option<&str>, id: &str) -> String {
-        let value = name.filter(|n| !n.trim().is_empty()).unwrap_or(id);
-        let value: String = value.chars().take(MAX_LABEL_LEN).collect();
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.contains(&value) {
-            return value;
+    pub fn label(&self, target: Option<&crate::domain::RunTarget>) -> String {
+        let Some(target) = target else {
+            return NO_TARGET.to_string();
+        };
+        match target.name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => self.seen.label(name),
+            _ => self.seen.label(&target.id.to_string()),
         }
-        if seen.len() < MAX_TARGETS {
-            seen.insert(value.clone());
-            return value;
-        }
-        OTHER_TARGET.to_string()
     }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TestLabels {
+    pub target: String,
+    pub result: TestResult,
+}
+
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum TestResult {
+    passed,
+    failed,
+    error,
+    skipped,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_are_labelled_by_name_else_id_and_capped() {
+        use crate::domain::RunTarget;
+        let guard = TargetGuard::default();
+        let id = uuid::Uuid::from_u128(1);
+        let named = RunTarget {
+            id,
+            name: Some("demo".into()),
+        };
+        let unnamed = RunTarget { id, name: None };
+        assert_eq!(guard.label(Some(&named)), "demo");
+        assert_eq!(guard.label(Some(&unnamed)), id.to_string());
+        assert_eq!(guard.label(None), NO_TARGET);
+        for i in 0..MAX_MODELS {
+            let t = RunTarget {
+                id,
+                name: Some(format!("t{i}")),
+            };
+            guard.label(Some(&t));
+        }
+        let late = RunTarget {
+            id,
+            name: Some("late".into()),
+        };
+        assert_eq!(guard.label(Some(&late)), OTHER_MODEL);
+        assert_eq!(guard.label(Some(&named)), "demo");
+    }
 
     #[test]
     fn models_past_the_cap_share_one_label() {
@@ -172,18 +181,5 @@ mod tests {
         }
         assert_eq!(guard.label("one-too-many"), OTHER_MODEL);
         assert_eq!(guard.label("m0"), "m0");
-    }
-
-    #[test]
-    fn targets_use_name_else_id_and_are_capped() {
-        let guard = TargetGuard::default();
-        assert_eq!(guard.label(Some("repo"), "id-0"), "repo");
-        assert_eq!(guard.label(Some(" "), "id-1"), "id-1");
-        assert_eq!(guard.label(None, "id-2"), "id-2");
-        for i in 3..MAX_TARGETS {
-            assert_eq!(guard.label(None, &format!("id-{i}")), format!("id-{i}"));
-        }
-        assert_eq!(guard.label(None, "one-too-many"), OTHER_TARGET);
-        assert_eq!(guard.label(Some("repo"), "id-0"), "repo");
     }
 }

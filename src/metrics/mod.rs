@@ -5,6 +5,9 @@
 pub mod claude_code;
 pub mod codebase;
 mod labels;
+pub mod retries;
+pub mod test_runs;
+pub mod test_state;
 
 use std::sync::atomic::AtomicU64;
 
@@ -15,13 +18,14 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 pub use labels::{
-    ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, RetryLabels, RetryReason,
-    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels,
-    TokenLabels, TokenType,
+    ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, SessionLabels,
+    SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels, TestLabels,
+    TestResult, TokenLabels, TokenType,
 };
 
 use crate::domain::{IngestReport, SessionStatus, SpanBatch};
 use crate::metric_points::{MetricBatch, MetricReport};
+use crate::store::test_analysis::TargetTestState;
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -35,13 +39,14 @@ pub struct Metrics {
     turn_duration: HistogramFamily<ModelLabels>,
     time_to_first_token: HistogramFamily<ModelLabels>,
     sessions: Family<SessionLabels, Counter>,
-    retries: Family<RetryLabels, Counter>,
-    exhausted_retries: Counter,
+    retries: retries::RetryMetrics,
     session_wall_clock: Histogram,
     spans_received: Family<SpanOutcomeLabels, Counter>,
     request_failures: Family<RequestFailureLabels, Counter>,
     claude_code: claude_code::ClaudeCodeMetrics,
     pub codebase: codebase::CodebaseMetrics,
+    test_runs: test_runs::TestRunMetrics,
+    test_state: test_state::TestStateMetrics,
 }
 
 /// Turn latency buckets: model calls take from a fraction of a second to minutes.
@@ -108,18 +113,7 @@ impl Metrics {
             "Finished sessions by status",
             sessions.clone(),
         );
-        let retries = Family::default();
-        registry.register(
-            "acd_retries",
-            "Failed model calls that were retried or gave up, by reason",
-            retries.clone(),
-        );
-        let exhausted_retries = Counter::default();
-        registry.register(
-            "acd_retries_exhausted",
-            "Model calls that failed after the retry budget ran out",
-            exhausted_retries.clone(),
-        );
+        let retries = retries::RetryMetrics::register(&mut registry);
         let session_wall_clock = Histogram::new([
             10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
         ]);
@@ -142,6 +136,8 @@ impl Metrics {
         );
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
         let codebase = codebase::CodebaseMetrics::register(&mut registry);
+        let test_runs = test_runs::TestRunMetrics::register(&mut registry);
+        let test_state = test_state::TestStateMetrics::register(&mut registry);
         Self {
             registry,
             models: ModelGuard::default(),
@@ -153,12 +149,13 @@ impl Metrics {
             time_to_first_token,
             sessions,
             retries,
-            exhausted_retries,
             session_wall_clock,
             spans_received,
             request_failures,
             claude_code,
             codebase,
+            test_runs,
+            test_state,
         }
     }
 
@@ -204,13 +201,8 @@ impl Metrics {
                     .observe(ttft as f64 / 1000.0);
             }
         }
-        for retry in report.new_retries.iter().map(|&i| &batch.retries[i]) {
-            let reason = RetryReason::from_reason(&retry.reason);
-            self.retries.get_or_create(&RetryLabels { reason }).inc();
-            if retry.exhausted {
-                self.exhausted_retries.inc();
-            }
-        }
+        self.retries.record(&self.models, batch, report);
+        self.test_runs.record(batch, report);
         for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {
             let status = match session.status {
                 SessionStatus::Completed => SessionStatusLabel::completed,
@@ -225,6 +217,19 @@ impl Metrics {
     /// Counts what a committed metrics batch added (Claude Code's counters, a cross-check).
     pub fn record_metric_points(&self, batch: &MetricBatch, report: &MetricReport) {
         self.claude_code.record(&self.models, batch, report);
+    }
+
+    /// Sets a target's test gauges after a commit that stored new test runs, and counts its
+    /// regressions not counted before (a resent run counts nothing).
+    pub fn record_test_state(&self, state: &TargetTestState) {
+        self.test_state.record(&self.test_runs.targets, state, true);
+    }
+
+    /// Start-up: sets the gauges from the database; earlier regressions are remembered, not
+    /// counted.
+    pub fn restore_test_state(&self, state: &TargetTestState) {
+        self.test_state
+            .record(&self.test_runs.targets, state, false);
     }
 
     pub fn record_request_failure(&self, reason: RequestFailure) {

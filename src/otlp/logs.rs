@@ -25,7 +25,14 @@ impl Ingest {
             .write_spans(&batch)
             .await
             .map_err(|e| self.failed(e.into()))?;
-        self.metrics.record_spans(&batch, &report);
+        crate::app::after_commit(
+            &self.store,
+            &self.metrics,
+            &self.test_analysis,
+            &batch,
+            &report,
+        )
+        .await;
         let message = batch
             .rejected
             .iter()

@@ -13,6 +13,7 @@ mod metric_mapping;
 mod metrics;
 mod retry_events;
 mod span_mapping;
+mod test_run_spans;
 mod traces;
 
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct Ingest {
     pub metrics: Arc<Metrics>,
     pub prices: Arc<PriceTable>,
     pub limits: Limits,
+    /// Rules of the test gauges refreshed after a batch with test runs commits.
+    pub test_analysis: crate::config::TestAnalysis,
 }
 
 /// How a request that was accepted went: spans refused inside it, for OTLP partial success.

@@ -1,6 +1,11 @@
 //! `acd.retry` span events: a harness records each failed model call it retries as an event on
 //! the turn (or session) span. Each event becomes a [`RetryRecord`] in the span's session.
 //! The attributes are listed in docs/semantic-conventions.md ("Retries").
+//!
+//! When an event does not say whether its retry succeeded, the turn span carrying it does: the
+//! events of one turn are the retries of that one call, so the last one succeeded exactly when
+//! the turn ended OK, and the earlier ones were followed by another failure
+//! ([`crate::domain::infer_retry_outcomes`]).
 
 use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -8,18 +13,25 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use uuid::Uuid;
 
 use super::attributes::{self, Attributes};
-use crate::domain::{ID_NAMESPACE, RetryRecord, SpanKey, retry_reason, session_uuid};
+use crate::domain::{
+    ID_NAMESPACE, RETRY_REASONS, RetryRecord, SpanKey, infer_retry_outcomes, retry_reason,
+    session_uuid,
+};
 
 pub const RETRY_EVENT: &str = "acd.retry";
 
 /// The retries recorded as events of `span`. The span's ids must already be valid.
+/// `call_completed` is known for a turn span (it ended OK or not) and None for a session span,
+/// whose events may belong to different calls.
 pub fn retries_of(
     span: &Span,
     resource: &[KeyValue],
     span_model: Option<String>,
+    call_completed: Option<bool>,
 ) -> Vec<RetryRecord> {
     let session = Attributes::new(&span.attributes, resource).str("gen_ai.conversation.id");
-    span.events
+    let mut retries: Vec<RetryRecord> = span
+        .events
         .iter()
         .enumerate()
         .filter(|(_, e)| e.name == RETRY_EVENT)
@@ -34,7 +46,13 @@ pub fn retries_of(
                 &event.attributes,
             )
         })
-        .collect()
+        .collect();
+    if call_completed.is_some() {
+        // In the order they happened (events need not be sent in order).
+        retries.sort_by_key(|r| (r.at, r.retry_number));
+        infer_retry_outcomes(retries.iter_mut(), call_completed);
+    }
+    retries
 }
 
 /// A span named `acd.retry` (a harness that times its back-off as a span): one retry.
@@ -73,11 +91,7 @@ fn record(
         .int("http.response.status_code")
         .or_else(|| a.int("acd.retry.status_code"));
     let error = a.str("error.type").or_else(|| a.str("exception.message"));
-    let reason = a
-        .str("acd.retry.reason")
-        .map(|r| normalise_reason(&r))
-        .unwrap_or_else(|| retry_reason(status, error.as_deref()).to_string());
-    RetryRecord {
+    let mut retry = RetryRecord {
         key,
         session_id: session_external_id.as_deref().map(session_uuid),
         session_external_id,
@@ -85,27 +99,34 @@ fn record(
             .int("acd.retry.number")
             .and_then(|n| i32::try_from(n).ok())
             .unwrap_or(default_number),
-        reason,
+        reason: String::new(),
         original_model: a.str("acd.retry.original_model").or(model),
         fallback_model: a.str("acd.retry.fallback_model"),
         wait_ms: a.int("acd.retry.wait_ms").filter(|w| *w >= 0),
         succeeded: a.bool("acd.retry.succeeded"),
         exhausted: a.bool("acd.retry.exhausted").unwrap_or(false),
-        error_message: a.str("exception.message").or(error),
+        error_message: a.str("exception.message").or_else(|| error.clone()),
         at: at.unwrap_or_else(Utc::now),
         attributes: attributes::to_json(raw),
-    }
+    };
+    // The harness's reason wins; else a fallback to another model is the reason; else the
+    // status and error text decide.
+    retry.reason = match a.str("acd.retry.reason") {
+        Some(given) => normalise_reason(&given),
+        None if retry.fallback().is_some() => "model_fallback".into(),
+        None => retry_reason(status, error.as_deref()).into(),
+    };
+    retry
 }
 
-/// A reason outside the bounded set is kept as `error` (it is also a metric label).
+/// A reason outside the bounded set is mapped into it (it is also a metric label): the older
+/// `server_error` and `connection` are `error`, free text is read like an error message.
 fn normalise_reason(reason: &str) -> String {
     let r = reason.trim().to_ascii_lowercase();
-    if crate::domain::RETRY_REASONS.contains(&r.as_str()) {
+    if RETRY_REASONS.contains(&r.as_str()) {
         r
-    } else if r == "model_fallback" {
-        "error".into()
     } else {
-        retry_reason(None, Some(&r)).into()
+        retry_reason(None, Some(&r.replace('_', " "))).into()
     }
 }
 

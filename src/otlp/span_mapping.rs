@@ -65,6 +65,13 @@ fn map_span(
         _ if span.name == "claude_code.llm_request" || span.name == "claude_code.tool" => {
             return claude_code_span(span, resource, attrs, prices, batch);
         }
+        _ if span.name == super::test_run_spans::TEST_RUN_SPAN => {
+            let f = span_facts(span, resource, attrs)?;
+            let run =
+                super::test_run_spans::test_run(span, resource, f.key, f.started_at, f.ended_at);
+            batch.test_runs.push(run);
+            return Ok(());
+        }
         _ if span.name == super::retry_events::RETRY_EVENT => {
             span_facts(span, resource, attrs)?;
             batch
@@ -79,9 +86,14 @@ fn map_span(
     };
     let facts = span_facts(span, resource, attrs)?;
     let model = facts.attrs.str("gen_ai.request.model");
-    batch
-        .retries
-        .extend(super::retry_events::retries_of(span, resource, model));
+    // A turn's retry events are retries of its call: the turn's outcome is theirs.
+    let call_completed = matches!(kind, Kind::Turn).then_some(!facts.failed);
+    batch.retries.extend(super::retry_events::retries_of(
+        span,
+        resource,
+        model,
+        call_completed,
+    ));
     match kind {
         Kind::Session => batch.sessions.push(session(facts)),
         Kind::Turn => batch.turns.push(turn(facts, prices)?),

@@ -10,22 +10,14 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Error, Store, details, file_access, rollups};
+use super::resolution::{Resolution, resolve_sessions};
+use super::{Error, Store, details, file_access, retries, rollups, test_runs};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
 type Key = (Vec<u8>, Vec<u8>);
 
 fn key(k: &SpanKey) -> Key {
     (k.trace_id.clone(), k.span_id.clone())
-}
-
-/// The session each span of the batch belongs to, where it can be known.
-struct Resolution {
-    turns: Vec<Option<Uuid>>,
-    tools: Vec<Option<Uuid>>,
-    retries: Vec<Option<Uuid>>,
-    /// trace → session pairs learnt from this batch, used to attach earlier orphans.
-    traces: HashMap<Vec<u8>, Uuid>,
 }
 
 impl Store {
@@ -84,6 +76,11 @@ impl Store {
                 candidates.push(('r', i, key(&r.key)));
             }
         }
+        for (i, r) in batch.test_runs.iter().enumerate() {
+            if push(&r.key, None, "test_run", resolution.test_runs[i]) {
+                candidates.push(('x', i, key(&r.key)));
+            }
+        }
         let fresh: HashSet<Key> = sqlx::query!(
             r#"INSERT INTO otlp_spans (trace_id, span_id, parent_span_id, kind, session_id)
                SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::text[], $5::uuid[])
@@ -106,7 +103,8 @@ impl Store {
                     's' => report.new_sessions.push(i),
                     't' => report.new_turns.push(i),
                     'c' => report.new_tools.push(i),
-                    _ => report.new_retries.push(i),
+                    'r' => report.new_retries.push(i),
+                    _ => report.new_test_runs.push(i),
                 }
             }
         }
@@ -130,6 +128,7 @@ impl Store {
         details::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
         details::insert_tools(&mut tx, batch, &report, &resolution.tools).await?;
         details::insert_retries(&mut tx, batch, &report, &resolution.retries).await?;
+        test_runs::insert(&mut tx, batch, &report, &resolution.test_runs).await?;
 
         // 3. Attach earlier orphans of these traces, then recompute what changed.
         let mut touched: HashSet<Uuid> = new_sessions.iter().map(|s| s.id).collect();
@@ -142,9 +141,25 @@ impl Store {
                 .filter_map(|&i| resolution.retries[i]),
         );
         touched.extend(attach_orphans(&mut tx, &resolution.traces).await?);
+        let mut tested: Vec<Uuid> = report
+            .new_test_runs
+            .iter()
+            .filter_map(|&i| resolution.test_runs[i])
+            .collect();
+        tested.extend(test_runs::attach_orphans(&mut tx, &resolution.traces).await?);
+        touched.extend(tested.iter().copied());
         let touched: Vec<Uuid> = touched.into_iter().collect();
         rollups::recompute_sessions(&mut tx, &touched).await?;
+        report.sessions_hit_max_retries = retries::recompute(&mut tx, &touched).await?;
         file_access::recompute(&mut tx, &touched).await?;
+        test_runs::recompute(&mut tx, &tested).await?;
+        let targets = test_runs::targets(&mut tx, &tested).await?;
+        report.test_run_targets = report
+            .new_test_runs
+            .iter()
+            .map(|&i| resolution.test_runs[i].and_then(|s| targets.get(&s).cloned()))
+            .collect();
+        report.test_targets = targets.values().map(|t| t.id).collect();
 
         tx.commit().await?;
         Ok(report)
@@ -152,64 +167,6 @@ impl Store {
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
-
-async fn resolve_sessions(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<Resolution, Error> {
-    // Session spans first: they are the authority for their trace.
-    let mut traces: HashMap<Vec<u8>, Uuid> = HashMap::new();
-    for s in &batch.sessions {
-        traces.insert(s.key.trace_id.clone(), s.id);
-    }
-    let named = batch
-        .turns
-        .iter()
-        .map(|t| (&t.key, t.session_id))
-        .chain(batch.tools.iter().map(|t| (&t.key, t.session_id)))
-        .chain(batch.retries.iter().map(|r| (&r.key, r.session_id)));
-    for (k, session) in named.clone() {
-        if let Some(id) = session {
-            traces.entry(k.trace_id.clone()).or_insert(id);
-        }
-    }
-    let unknown: Vec<Vec<u8>> = named
-        .filter(|(k, s)| s.is_none() && !traces.contains_key(&k.trace_id))
-        .map(|(k, _)| k.trace_id.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    if !unknown.is_empty() {
-        let rows = sqlx::query!(
-            r#"SELECT DISTINCT ON (trace_id) trace_id, session_id AS "session_id!"
-               FROM otlp_spans
-               WHERE trace_id = ANY($1) AND session_id IS NOT NULL
-               ORDER BY trace_id, (kind = 'session') DESC"#,
-            &unknown
-        )
-        .fetch_all(&mut **tx)
-        .await?;
-        for row in rows {
-            traces.insert(row.trace_id, row.session_id);
-        }
-    }
-    let lookup = |k: &SpanKey, own: Option<Uuid>| own.or_else(|| traces.get(&k.trace_id).copied());
-    Ok(Resolution {
-        turns: batch
-            .turns
-            .iter()
-            .map(|t| lookup(&t.key, t.session_id))
-            .collect(),
-        tools: batch
-            .tools
-            .iter()
-            .map(|t| lookup(&t.key, t.session_id))
-            .collect(),
-        retries: batch
-            .retries
-            .iter()
-            .map(|r| lookup(&r.key, r.session_id))
-            .collect(),
-        traces,
-    })
-}
 
 async fn upsert_targets(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Result<(), Error> {
     let mut targets: HashMap<Uuid, Option<String>> = HashMap::new();
@@ -262,6 +219,14 @@ async fn ensure_placeholder_sessions(
     for &i in &report.new_retries {
         let r = &batch.retries[i];
         note(resolution.retries[i], &r.session_external_id, r.at);
+    }
+    for &i in &report.new_test_runs {
+        let r = &batch.test_runs[i];
+        note(
+            resolution.test_runs[i],
+            &r.session_external_id,
+            r.started_at,
+        );
     }
     let mut ids = Vec::with_capacity(first.len());
     let mut externals = Vec::with_capacity(first.len());

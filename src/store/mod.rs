@@ -9,8 +9,12 @@ mod details;
 mod embedded;
 mod file_access;
 mod ingest;
+mod resolution;
+pub mod retries;
 mod rollups;
 pub mod sessions;
+pub mod test_analysis;
+pub mod test_runs;
 pub mod token_usage;
 
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! Derived values kept current at ingest, recomputed from the detail rows of the sessions a batch
 //! touched: inferred turn numbers, each turn's `tool_calls`, the session totals and timing, and
-//! `token_usage_details` (one row per session and model). Recomputing rather than incrementing
+//! `token_usage_details` (one row per session and model); the retry columns are recomputed by
+//! [`super::retries::recompute`]. Recomputing rather than incrementing
 //! makes the result independent of the order spans arrive in.
 
 use uuid::Uuid;
@@ -111,26 +112,6 @@ pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<()
                  FROM session_turns WHERE session_id = ANY($1)
                  GROUP BY session_id) a
            WHERE s.id = a.session_id"#,
-        sessions
-    )
-    .execute(&mut **tx)
-    .await?;
-
-    // Retry figures of the PRD's session columns, from the retry rows.
-    sqlx::query!(
-        r#"UPDATE harness_sessions s SET
-               retry_count = r.retries,
-               max_retries_hit = r.exhausted,
-               model_fallbacks = r.fallbacks,
-               updated_at = NOW()
-           FROM (SELECT session_id,
-                        count(*)::int AS retries,
-                        bool_or(exhausted) AS exhausted,
-                        (count(*) FILTER (WHERE fallback_model IS NOT NULL
-                             AND fallback_model IS DISTINCT FROM original_model))::int AS fallbacks
-                 FROM session_retries WHERE session_id = ANY($1)
-                 GROUP BY session_id) r
-           WHERE s.id = r.session_id"#,
         sessions
     )
     .execute(&mut **tx)

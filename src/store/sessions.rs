@@ -50,6 +50,12 @@ pub struct SessionSummary {
     pub max_retries_hit: bool,
     pub model_fallbacks: i32,
     pub features_completed: Option<i32>,
+    /// Tests over all test runs of the session (`tests_failed` includes errors).
+    pub tests_run: i32,
+    pub tests_passed: i32,
+    pub tests_failed: i32,
+    /// passed / (run − skipped) over the session's test runs; null when no test ran.
+    pub test_pass_rate: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,7 +124,11 @@ impl Store {
                       s.totals_source, s.reported_num_turns, s.reported_duration_ms,
                       s.reported_api_ms, COALESCE(s.retry_count, 0) AS "retry_count!",
                       COALESCE(s.max_retries_hit, false) AS "max_retries_hit!",
-                      COALESCE(s.model_fallbacks, 0) AS "model_fallbacks!", s.features_completed
+                      COALESCE(s.model_fallbacks, 0) AS "model_fallbacks!", s.features_completed,
+                      COALESCE(s.tests_run, 0) AS "tests_run!",
+                      COALESCE(s.tests_passed, 0) AS "tests_passed!",
+                      COALESCE(s.tests_failed, 0) AS "tests_failed!",
+                      s.test_pass_rate::float8 AS test_pass_rate
                FROM harness_sessions s LEFT JOIN targets t ON t.id = s.target_id
                WHERE ($1::uuid IS NULL OR s.target_id = $1)
                  AND ($2::timestamptz IS NULL OR s.started_at >= $2)
@@ -162,7 +172,11 @@ impl Store {
                       s.totals_source, s.reported_num_turns, s.reported_duration_ms,
                       s.reported_api_ms, COALESCE(s.retry_count, 0) AS "retry_count!",
                       COALESCE(s.max_retries_hit, false) AS "max_retries_hit!",
-                      COALESCE(s.model_fallbacks, 0) AS "model_fallbacks!", s.features_completed, s.status_message,
+                      COALESCE(s.model_fallbacks, 0) AS "model_fallbacks!", s.features_completed,
+                      COALESCE(s.tests_run, 0) AS "tests_run!",
+                      COALESCE(s.tests_passed, 0) AS "tests_passed!",
+                      COALESCE(s.tests_failed, 0) AS "tests_failed!",
+                      s.test_pass_rate::float8 AS test_pass_rate, s.status_message,
                       s.attributes
                FROM harness_sessions s LEFT JOIN targets t ON t.id = s.target_id
                WHERE s.id = $1"#,
@@ -200,6 +214,10 @@ impl Store {
                 max_retries_hit: r.max_retries_hit,
                 model_fallbacks: r.model_fallbacks,
                 features_completed: r.features_completed,
+                tests_run: r.tests_run,
+                tests_passed: r.tests_passed,
+                tests_failed: r.tests_failed,
+                test_pass_rate: r.test_pass_rate,
             };
             (summary, r.status_message, r.attributes)
         }))

@@ -8,6 +8,7 @@ pub mod codebase_tree;
 pub mod process;
 pub mod scenario;
 pub mod spans;
+pub mod test_reports;
 
 use std::time::Duration;
 

@@ -1,10 +1,6 @@
 //! The logs signal (Claude Code's events): OTLP/gRPC `LogsService/Export` and OTLP/HTTP
 //! `POST /v1/logs`, sharing the traces' path: map → store → count.
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
@@ -13,7 +9,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 use tonic::codec::CompressionEncoding;
 
-use super::http_body::{self, Format};
+use super::signal::Signal;
 use super::{Accepted, Error, Ingest};
 
 impl Ingest {
@@ -33,48 +29,33 @@ impl Ingest {
             &report,
         )
         .await;
-        let message = batch
-            .rejected
-            .iter()
-            .take(5)
-            .map(|r| format!("event {:?}: {}", r.span_name, r.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Ok(Accepted {
-            rejected: batch.rejected.len(),
-            message,
-        })
+        Ok(Accepted::from_rejections(
+            batch
+                .rejected
+                .iter()
+                .map(|r| format!("event {:?}: {}", r.span_name, r.reason)),
+        ))
     }
 }
 
-fn response(accepted: Accepted) -> ExportLogsServiceResponse {
-    ExportLogsServiceResponse {
-        // Left unset on full success, as the specification asks.
-        partial_success: (accepted.rejected > 0).then_some(ExportLogsPartialSuccess {
-            rejected_log_records: accepted.rejected as i64,
-            error_message: accepted.message,
-        }),
-    }
-}
+/// The logs signal, for the shared OTLP/HTTP handler.
+pub struct LogsSignal;
 
-pub async fn http_export(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
-    // Before the content type is known, errors are answered in JSON.
-    let format = match Format::from_headers(&headers) {
-        Ok(format) => format,
-        Err(err) => return Format::Json.error(&ingest.failed(err)),
-    };
-    let result = async {
-        let bytes = http_body::read_body(&headers, body, ingest.limits)
-            .await
-            .map_err(|e| ingest.failed(e))?;
-        let request: ExportLogsServiceRequest =
-            format.decode(&bytes).map_err(|e| ingest.failed(e))?;
+impl Signal for LogsSignal {
+    type Request = ExportLogsServiceRequest;
+    type Response = ExportLogsServiceResponse;
+
+    async fn export(ingest: &Ingest, request: ExportLogsServiceRequest) -> Result<Accepted, Error> {
         ingest.export_logs(request).await
     }
-    .await;
-    match result {
-        Ok(accepted) => format.reply(StatusCode::OK, &response(accepted)),
-        Err(err) => format.error(&err),
+
+    fn response(accepted: Accepted) -> ExportLogsServiceResponse {
+        ExportLogsServiceResponse {
+            partial_success: (accepted.rejected > 0).then_some(ExportLogsPartialSuccess {
+                rejected_log_records: accepted.rejected as i64,
+                error_message: accepted.message,
+            }),
+        }
     }
 }
 
@@ -87,7 +68,7 @@ impl LogsService for GrpcLogs {
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
         match self.0.export_logs(request.into_inner()).await {
-            Ok(accepted) => Ok(tonic::Response::new(response(accepted))),
+            Ok(accepted) => Ok(tonic::Response::new(LogsSignal::response(accepted))),
             Err(err) => Err(err.grpc_status()),
         }
     }

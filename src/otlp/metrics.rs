@@ -2,10 +2,6 @@
 //! the same body handling, limits, errors and partial success as the traces signal. Claude Code's
 //! counters are stored as a cross-check; everything else is acknowledged and counted as ignored.
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -14,8 +10,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 };
 use tonic::codec::CompressionEncoding;
 
-use super::http_body::{self, Format};
 use super::metric_mapping::map_metrics_request;
+use super::signal::Signal;
 use super::{Accepted, Error, Ingest};
 
 impl Ingest {
@@ -31,48 +27,33 @@ impl Ingest {
             .await
             .map_err(|e| self.failed(e.into()))?;
         self.metrics.record_metric_points(&batch, &report);
-        let message = batch
-            .rejected
-            .iter()
-            .take(5)
-            .map(|r| format!("data point of {:?}: {}", r.metric, r.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Ok(Accepted {
-            rejected: batch.rejected.len(),
-            message,
-        })
+        Ok(Accepted::from_rejections(batch.rejected.iter().map(|r| {
+            format!("data point of {:?}: {}", r.metric, r.reason)
+        })))
     }
 }
 
-fn response(accepted: Accepted) -> ExportMetricsServiceResponse {
-    ExportMetricsServiceResponse {
-        // Left unset on full success, as the specification asks.
-        partial_success: (accepted.rejected > 0).then_some(ExportMetricsPartialSuccess {
-            rejected_data_points: accepted.rejected as i64,
-            error_message: accepted.message,
-        }),
-    }
-}
+/// The metrics signal, for the shared OTLP/HTTP handler.
+pub struct MetricsSignal;
 
-pub async fn http_export(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
-    // Before the content type is known, errors are answered in JSON.
-    let format = match Format::from_headers(&headers) {
-        Ok(format) => format,
-        Err(err) => return Format::Json.error(&ingest.failed(err)),
-    };
-    let result = async {
-        let bytes = http_body::read_body(&headers, body, ingest.limits)
-            .await
-            .map_err(|e| ingest.failed(e))?;
-        let request: ExportMetricsServiceRequest =
-            format.decode(&bytes).map_err(|e| ingest.failed(e))?;
+impl Signal for MetricsSignal {
+    type Request = ExportMetricsServiceRequest;
+    type Response = ExportMetricsServiceResponse;
+
+    async fn export(
+        ingest: &Ingest,
+        request: ExportMetricsServiceRequest,
+    ) -> Result<Accepted, Error> {
         ingest.export_metrics(request).await
     }
-    .await;
-    match result {
-        Ok(accepted) => format.reply(StatusCode::OK, &response(accepted)),
-        Err(err) => format.error(&err),
+
+    fn response(accepted: Accepted) -> ExportMetricsServiceResponse {
+        ExportMetricsServiceResponse {
+            partial_success: (accepted.rejected > 0).then_some(ExportMetricsPartialSuccess {
+                rejected_data_points: accepted.rejected as i64,
+                error_message: accepted.message,
+            }),
+        }
     }
 }
 
@@ -85,7 +66,7 @@ impl MetricsService for GrpcMetrics {
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         match self.0.export_metrics(request.into_inner()).await {
-            Ok(accepted) => Ok(tonic::Response::new(response(accepted))),
+            Ok(accepted) => Ok(tonic::Response::new(MetricsSignal::response(accepted))),
             Err(err) => Err(err.grpc_status()),
         }
     }

@@ -12,6 +12,7 @@ mod logs;
 mod metric_mapping;
 mod metrics;
 mod retry_events;
+mod signal;
 mod span_mapping;
 mod test_run_spans;
 mod traces;
@@ -61,9 +62,15 @@ impl Ingest {
 /// optionally gzip).
 pub fn http_router(ingest: Ingest) -> Router {
     Router::new()
-        .route("/v1/traces", post(traces::http_export))
-        .route("/v1/logs", post(logs::http_export))
-        .route("/v1/metrics", post(metrics::http_export))
+        .route(
+            "/v1/traces",
+            post(signal::http_export::<traces::TracesSignal>),
+        )
+        .route("/v1/logs", post(signal::http_export::<logs::LogsSignal>))
+        .route(
+            "/v1/metrics",
+            post(signal::http_export::<metrics::MetricsSignal>),
+        )
         .with_state(ingest)
 }
 

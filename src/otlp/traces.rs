@@ -1,9 +1,5 @@
 //! The traces signal: OTLP/gRPC `TraceService/Export` and OTLP/HTTP `POST /v1/traces`.
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -12,7 +8,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use tonic::codec::CompressionEncoding;
 
-use super::http_body::{self, Format};
+use super::signal::Signal;
 use super::{Accepted, Error, Ingest};
 
 impl Ingest {
@@ -35,48 +31,36 @@ impl Ingest {
             &report,
         )
         .await;
-        let message = batch
-            .rejected
-            .iter()
-            .take(5)
-            .map(|r| format!("span {:?}: {}", r.span_name, r.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Ok(Accepted {
-            rejected: batch.rejected.len(),
-            message,
-        })
+        Ok(Accepted::from_rejections(
+            batch
+                .rejected
+                .iter()
+                .map(|r| format!("span {:?}: {}", r.span_name, r.reason)),
+        ))
     }
 }
 
-fn response(accepted: Accepted) -> ExportTraceServiceResponse {
-    ExportTraceServiceResponse {
-        // Left unset on full success, as the specification asks.
-        partial_success: (accepted.rejected > 0).then_some(ExportTracePartialSuccess {
-            rejected_spans: accepted.rejected as i64,
-            error_message: accepted.message,
-        }),
-    }
-}
+/// The traces signal, for the shared OTLP/HTTP handler.
+pub struct TracesSignal;
 
-pub async fn http_export(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
-    // Before the content type is known, errors are answered in JSON.
-    let format = match Format::from_headers(&headers) {
-        Ok(format) => format,
-        Err(err) => return Format::Json.error(&ingest.failed(err)),
-    };
-    let result = async {
-        let bytes = http_body::read_body(&headers, body, ingest.limits)
-            .await
-            .map_err(|e| ingest.failed(e))?;
-        let request: ExportTraceServiceRequest =
-            format.decode(&bytes).map_err(|e| ingest.failed(e))?;
+impl Signal for TracesSignal {
+    type Request = ExportTraceServiceRequest;
+    type Response = ExportTraceServiceResponse;
+
+    async fn export(
+        ingest: &Ingest,
+        request: ExportTraceServiceRequest,
+    ) -> Result<Accepted, Error> {
         ingest.export_traces(request).await
     }
-    .await;
-    match result {
-        Ok(accepted) => format.reply(StatusCode::OK, &response(accepted)),
-        Err(err) => format.error(&err),
+
+    fn response(accepted: Accepted) -> ExportTraceServiceResponse {
+        ExportTraceServiceResponse {
+            partial_success: (accepted.rejected > 0).then_some(ExportTracePartialSuccess {
+                rejected_spans: accepted.rejected as i64,
+                error_message: accepted.message,
+            }),
+        }
     }
 }
 
@@ -89,7 +73,7 @@ impl TraceService for GrpcTraces {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         match self.0.export_traces(request.into_inner()).await {
-            Ok(accepted) => Ok(tonic::Response::new(response(accepted))),
+            Ok(accepted) => Ok(tonic::Response::new(TracesSignal::response(accepted))),
             Err(err) => Err(err.grpc_status()),
         }
     }

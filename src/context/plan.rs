@@ -43,8 +43,8 @@ pub struct PlanInput<'a> {
     pub context_window: u64,
     pub open_files: &'a [String],
     pub lru_size: usize,
-    /// Largest share of the budget one file may take before it is truncated; default 1/8 of
-    /// the file budget.
+    /// Most tokens one file may take before it is truncated; default 1/16 of the file budget
+    /// (4.3K of the default 70K), so a few large files cannot crowd out the rest.
     pub max_file_tokens: Option<u64>,
     pub weights: Weights,
 }
@@ -157,7 +157,7 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
 
     let max_file = input
         .max_file_tokens
-        .unwrap_or((file_budget / 8).max(1_000))
+        .unwrap_or((file_budget / 16).max(1_000))
         .min(file_budget);
     let weight = |t: &str| idf.get(t).copied().unwrap_or(0.0);
     let mut remaining = file_budget;

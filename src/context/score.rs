@@ -19,8 +19,8 @@ pub struct Weights {
 impl Default for Weights {
     fn default() -> Self {
         Self {
-            bm25: 0.6,
-            recency: 0.25,
+            bm25: 0.7,
+            recency: 0.15,
             frequency: 0.15,
             imports: 0.35,
         }

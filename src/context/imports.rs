@@ -158,9 +158,9 @@ fn rust_line(path: &str, dir: &str, line: &str, r: &Resolver, out: &mut Vec<usiz
             return;
         }
     };
-    for n in (1..=tail.len()).rev() {
+    for n in (0..=tail.len()).rev() {
         let key = format!("{base}/{}", tail[..n].join("/"));
-        if let Some(i) = r.exact(key.trim_start_matches('/')) {
+        if let Some(i) = r.exact(key.trim_matches('/')) {
             out.push(i);
             return;
         }
@@ -198,10 +198,12 @@ fn python_line(dir: &str, line: &str, r: &Resolver, out: &mut Vec<usize>) {
         for _ in 1..dots {
             base = parent(&base).to_string();
         }
-        let rel = segs.join("/");
-        for candidate in [format!("{rel}/{first_name}"), rel.clone()] {
-            let key = format!("{base}/{candidate}");
-            if let Some(i) = r.exact(key.trim_matches('/')) {
+        for candidate in [segs.iter().chain([&first_name]).collect::<Vec<_>>(), segs.iter().collect()] {
+            let key: Vec<&str> = std::iter::once(base.as_str())
+                .chain(candidate.into_iter().copied())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if let Some(i) = r.exact(&key.join("/")) {
                 out.push(i);
                 return;
             }

@@ -243,3 +243,7 @@ pub fn lru_set(files: &[Candidate], size: usize) -> Vec<String> {
     });
     hot.into_iter().take(size).map(|f| f.path.clone()).collect()
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

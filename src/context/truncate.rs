@@ -41,7 +41,9 @@ pub fn truncate(content: &str, cap: u64, weight: &dyn Fn(&str) -> f64) -> Trunca
     for (i, line) in lines.iter().enumerate() {
         chars += line.chars().count() as u64 + 1;
         let len = i + 1 - start;
-        let at_gap = line.trim().is_empty() && len >= MIN_BLOCK_LINES;
+        // The head (imports, module docs) ends at the first blank line, however short.
+        let min_len = if blocks.is_empty() { 1 } else { MIN_BLOCK_LINES };
+        let at_gap = line.trim().is_empty() && len >= min_len;
         if at_gap || len >= MAX_BLOCK_LINES || i + 1 == lines.len() {
             let text = lines[start..=i].join("\n");
             let mut seen = std::collections::HashSet::new();

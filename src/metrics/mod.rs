@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 pub mod codebase;
+pub mod context;
 mod labels;
 pub mod retries;
 pub mod test_runs;
@@ -44,6 +45,7 @@ pub struct Metrics {
     spans_received: Family<SpanOutcomeLabels, Counter>,
     request_failures: Family<RequestFailureLabels, Counter>,
     claude_code: claude_code::ClaudeCodeMetrics,
+    context: context::ContextMetrics,
     pub codebase: codebase::CodebaseMetrics,
     test_runs: test_runs::TestRunMetrics,
     test_state: test_state::TestStateMetrics,
@@ -136,6 +138,7 @@ impl Metrics {
         );
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
         let codebase = codebase::CodebaseMetrics::register(&mut registry);
+        let context = context::ContextMetrics::register(&mut registry);
         let test_runs = test_runs::TestRunMetrics::register(&mut registry);
         let test_state = test_state::TestStateMetrics::register(&mut registry);
         Self {
@@ -153,6 +156,7 @@ impl Metrics {
             spans_received,
             request_failures,
             claude_code,
+            context,
             codebase,
             test_runs,
             test_state,
@@ -202,6 +206,7 @@ impl Metrics {
             }
         }
         self.retries.record(&self.models, batch, report);
+        self.context.record(&self.models, batch, report);
         self.test_runs.record(batch, report);
         for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {
             let status = match session.status {

@@ -190,7 +190,7 @@ pub async fn optimize(
         .collect();
     let feature = req.feature.clone();
     let (plan, recency_source) = tokio::task::spawn_blocking(move || {
-        let (files, source) = candidates(FsPath::new(&root), &index, &access);
+        let (files, source, change_sets) = candidates(FsPath::new(&root), &index, &access);
         let input = PlanInput {
             feature: &feature,
             budget_tokens: budget,
@@ -199,6 +199,7 @@ pub async fn optimize(
             lru_size,
             max_file_tokens: None,
             weights: Weights::default(),
+            change_sets: &change_sets,
         };
         (crate::context::plan(&input, &files), source)
     })
@@ -223,19 +224,22 @@ fn relative(root: &str, path: &str) -> String {
     p.trim_start_matches("./").to_string()
 }
 
-/// The index's text files, read from the root; recency from `git log` when the root is a git
-/// work tree, else from the index's mtimes.
+/// The index's text files, read from the root; recency and co-change sets from `git log` when
+/// the root is a git work tree, else recency from the index's mtimes.
 fn candidates(
     root: &FsPath,
     index: &HashMap<String, crate::indexer::FileRecord>,
     access: &HashMap<String, i64>,
-) -> (Vec<Candidate>, &'static str) {
-    let git = root
+) -> (Vec<Candidate>, &'static str, Vec<Vec<String>>) {
+    let log = root
         .join(".git")
         .exists()
         .then(|| history::log(root, "HEAD", 2000).ok())
-        .flatten()
-        .map(|log| history::last_modified(&log));
+        .flatten();
+    let change_sets = log.as_ref().map_or_else(Vec::new, |l| {
+        history::change_sets(l, crate::context::eval::CO_CHANGE_COMMITS)
+    });
+    let git = log.map(|l| history::last_modified(&l));
     let mut files = Vec::new();
     let mut paths: Vec<&String> = index.keys().collect();
     paths.sort();
@@ -264,5 +268,6 @@ fn candidates(
             access.get(path).copied().unwrap_or(0).max(0) as u64,
         ));
     }
-    (files, if git.is_some() { "git" } else { "mtime" })
+    let source = if git.is_some() { "git" } else { "mtime" };
+    (files, source, change_sets)
 }

@@ -24,6 +24,8 @@ use crate::indexer::languages;
 const MAX_FILE_BYTES: u64 = 1 << 20;
 const WINDOW: usize = 100;
 const HISTORY: usize = 3000;
+/// How many earlier commits give co-change links (the endpoint uses the same).
+pub const CO_CHANGE_COMMITS: usize = 500;
 pub const RANKINGS: [&str; 4] = ["ours", "bm25", "recent", "hot"];
 
 pub struct EvalArgs<'a> {
@@ -174,6 +176,7 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
         let older = &log[i + 1..];
         let last = history::last_modified(older);
         let touched = history::touch_counts(&older[..older.len().min(WINDOW)]);
+        let change_sets = history::change_sets(older, CO_CHANGE_COMMITS);
         let mut files = Vec::new();
         for (oid, path) in tree(args.repo, &format!("{}^", commit.id))? {
             if let Some((content, file_tokens, doc)) = blobs.get(&oid, &path)? {
@@ -216,6 +219,7 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
                 lru_size: DEFAULT_LRU_SIZE,
                 max_file_tokens: None,
                 weights,
+                change_sets: &change_sets,
             };
             let p = plan(&input, &files);
             let found = p.files.iter().filter(|f| wanted.contains(f.path.as_str())).count();

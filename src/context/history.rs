@@ -92,6 +92,17 @@ pub fn touch_counts(commits: &[Commit]) -> HashMap<String, u64> {
     out
 }
 
+/// The files of each of the first `max` commits that changed 2–20 files (larger commits are
+/// sweeping renames or formatting, and say little about which files belong together).
+pub fn change_sets(commits: &[Commit], max: usize) -> Vec<Vec<String>> {
+    commits
+        .iter()
+        .take(max)
+        .filter(|c| (2..=20).contains(&c.changes.len()))
+        .map(|c| c.changes.iter().map(|ch| ch.path.clone()).collect())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,8 @@ pub struct PlanInput<'a> {
     /// (4.3K of the default 70K), so a few large files cannot crowd out the rest.
     pub max_file_tokens: Option<u64>,
     pub weights: Weights,
+    /// Files of recent commits, one set per commit (from `git log`): co-change links.
+    pub change_sets: &'a [Vec<String>],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
@@ -141,6 +143,21 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
     } else {
         vec![None; files.len()]
     };
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let co_changes = if w.imports > 0.0 {
+        score::co_change_neighbours(&base, &paths, input.change_sets, IMPORT_TOP)
+    } else {
+        vec![None; files.len()]
+    };
+    // A file's link score: its strongest import link or co-change with a top file.
+    let neighbours: Vec<Option<(usize, f64)>> = neighbours
+        .into_iter()
+        .zip(co_changes)
+        .map(|(a, b)| match (a, b) {
+            (Some(x), Some(y)) => Some(if y.1 > x.1 { y } else { x }),
+            (x, y) => x.or(y),
+        })
+        .collect();
     let lru = lru_set(files, input.lru_size);
     let lru_paths: HashSet<&str> = lru.iter().map(String::as_str).collect();
     let open: HashSet<&str> = input.open_files.iter().map(String::as_str).collect();

@@ -24,6 +24,7 @@ fn input<'a>(feature: &'a str, budget: u64, open: &'a [String]) -> PlanInput<'a>
         lru_size: 2,
         max_file_tokens: None,
         weights: Weights::default(),
+        change_sets: &[],
     }
 }
 

@@ -109,6 +109,45 @@ pub fn import_neighbours(
     out
 }
 
+/// For each file, the strongest co-change with one of the top `top` files: over the change
+/// sets (files of one past commit) that contain that top file, the share that also contain this
+/// file, times the top file's score. Files that change together tend to change together again.
+pub fn co_change_neighbours(
+    base: &[f64],
+    paths: &[&str],
+    change_sets: &[Vec<String>],
+    top: usize,
+) -> Vec<Option<(usize, f64)>> {
+    let mut out: Vec<Option<(usize, f64)>> = vec![None; base.len()];
+    if change_sets.is_empty() {
+        return out;
+    }
+    let index: std::collections::HashMap<&str, usize> =
+        paths.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    let mut order: Vec<usize> = (0..base.len()).filter(|&i| base[i] > 0.0).collect();
+    order.sort_by(|&a, &b| base[b].total_cmp(&base[a]));
+    order.truncate(top);
+    for &i in &order {
+        let mut together: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
+        let mut sets = 0u32;
+        for set in change_sets.iter().filter(|s| s.iter().any(|p| p == paths[i])) {
+            sets += 1;
+            for j in set.iter().filter_map(|p| index.get(p.as_str())) {
+                if *j != i {
+                    *together.entry(*j).or_default() += 1;
+                }
+            }
+        }
+        for (j, n) in together {
+            let s = base[i] * f64::from(n) / f64::from(sets);
+            if out[j].is_none_or(|(_, old)| s > old) {
+                out[j] = Some((i, s));
+            }
+        }
+    }
+    out
+}
+
 fn normalise_max(v: Vec<f64>) -> Vec<f64> {
     let max = v.iter().copied().fold(0.0, f64::max);
     if max <= 0.0 {
@@ -142,6 +181,22 @@ mod tests {
         assert_eq!(f[0], 0.0);
         assert_eq!(f[2], 1.0);
         assert!((f[1] - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn co_changes_of_top_files() {
+        let base = [0.8, 0.0, 0.0, 0.1];
+        let paths = ["a", "b", "c", "d"];
+        let sets = vec![
+            vec!["a".to_string(), "b".to_string()],
+            vec!["a".to_string(), "b".to_string(), "c".to_string()],
+            vec!["a".to_string()],
+            vec!["c".to_string(), "d".to_string()],
+        ];
+        let n = co_change_neighbours(&base, &paths, &sets, 1);
+        assert_eq!(n[1], Some((0, 0.8 * 2.0 / 3.0)));
+        assert_eq!(n[2], Some((0, 0.8 / 3.0)));
+        assert_eq!(n[3], None, "d's partner c is not a top file");
     }
 
     #[test]

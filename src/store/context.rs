@@ -101,7 +101,7 @@ pub async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> 
            SET overflow_occurred = TRUE, overflow_reason = COALESCE(c.overflow_reason, 'compaction')
            FROM (SELECT (SELECT t.id FROM session_turns t
                          WHERE t.session_id = s.id
-                           AND t.started_at <= (comp->>'at')::timestamptz
+                           AND t.started_at < (comp->>'at')::timestamptz
                          ORDER BY t.started_at DESC, t.turn_number DESC LIMIT 1) AS turn_id
                  FROM harness_sessions s,
                       jsonb_array_elements(CASE WHEN jsonb_typeof(s.attributes->'claude.compactions')

@@ -246,4 +246,8 @@ pub struct EvalContextArgs {
     /// Replay the history that ends here.
     #[arg(long, default_value = "HEAD")]
     pub rev: String,
+    /// Weights of our ranking, `bm25,recency,frequency,links` (for tuning; default the
+    /// planner's).
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Option<Vec<f64>>,
 }

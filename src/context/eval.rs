@@ -33,6 +33,7 @@ pub struct EvalArgs<'a> {
     pub commits: usize,
     pub budget_tokens: Option<u64>,
     pub rev: &'a str,
+    pub weights: Weights,
 }
 
 #[derive(Debug, Serialize)]
@@ -206,7 +207,7 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
             wanted.len()
         );
         for (name, weights) in RANKINGS.iter().zip([
-            Weights::default(),
+            args.weights,
             Weights::only_bm25(),
             Weights::only_recency(),
             Weights::only_frequency(),
@@ -253,12 +254,26 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
 
 /// `acd-collector eval-context`: progress lines on stderr, a table, then one JSON line.
 pub fn cli(args: &crate::config::EvalContextArgs) -> Result<(), crate::Error> {
+    if args.weights.as_ref().is_some_and(|w| w.len() != 4) {
+        return Err(crate::Error::Config(
+            "--weights takes four numbers: bm25,recency,frequency,links".into(),
+        ));
+    }
     let result = run(
         &EvalArgs {
             repo: &args.repo,
             commits: args.commits,
             budget_tokens: args.budget_tokens,
             rev: &args.rev,
+            weights: match args.weights.as_deref() {
+                Some(&[bm25, recency, frequency, imports]) => Weights {
+                    bm25,
+                    recency,
+                    frequency,
+                    imports,
+                },
+                _ => Weights::default(),
+            },
         },
         &mut std::io::stderr(),
     )

@@ -183,11 +183,7 @@ pub async fn optimize(
         )));
     }
     let access: HashMap<String, i64> = state.store.access_counts(id).await?.into_iter().collect();
-    let open_files: Vec<String> = req
-        .open_files
-        .iter()
-        .map(|p| relative(&root, p))
-        .collect();
+    let open_files: Vec<String> = req.open_files.iter().map(|p| relative(&root, p)).collect();
     let feature = req.feature.clone();
     let (plan, recency_source) = tokio::task::spawn_blocking(move || {
         let (files, source, change_sets) = candidates(FsPath::new(&root), &index, &access);

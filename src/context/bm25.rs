@@ -115,8 +115,14 @@ mod tests {
     #[test]
     fn rare_matching_terms_rank_first() {
         let bm = index(&[
-            ("src/router.rs", "fn route(path: &str) { dispatch(path) } fn handler() {}"),
-            ("src/json.rs", "fn parse_json(body: &[u8]) -> Value { serde_json::from_slice(body) }"),
+            (
+                "src/router.rs",
+                "fn route(path: &str) { dispatch(path) } fn handler() {}",
+            ),
+            (
+                "src/json.rs",
+                "fn parse_json(body: &[u8]) -> Value { serde_json::from_slice(body) }",
+            ),
             ("src/util.rs", "fn path() {} fn handler() {} fn value() {}"),
         ]);
         let s = bm.scores(&terms("JSON body parsing fails on empty input"));

@@ -54,18 +54,31 @@ pub fn is_source(path: &str) -> bool {
     languages::detect(name).is_some_and(|l| {
         !matches!(
             l.name,
-            "Markdown" | "Plain Text" | "reStructuredText" | "JSON" | "YAML" | "TOML" | "XML"
-                | "SVG" | "HTML" | "CSS" | "Sass" | "TeX"
+            "Markdown"
+                | "Plain Text"
+                | "reStructuredText"
+                | "JSON"
+                | "YAML"
+                | "TOML"
+                | "XML"
+                | "SVG"
+                | "HTML"
+                | "CSS"
+                | "Sass"
+                | "TeX"
         )
     })
 }
+
+/// A blob's text, token estimate and terms.
+type Blob = Option<(Arc<str>, u64, Arc<Doc>)>;
 
 struct Blobs {
     child: Child,
     input: ChildStdin,
     output: BufReader<ChildStdout>,
     /// Per blob id: content, tokens and terms (None: binary or not UTF-8).
-    cache: HashMap<String, Option<(Arc<str>, u64, Arc<Doc>)>>,
+    cache: HashMap<String, Blob>,
 }
 
 impl Blobs {
@@ -80,24 +93,33 @@ impl Blobs {
             .map_err(|e| format!("cannot run git cat-file: {e}"))?;
         let input = child.stdin.take().ok_or("no stdin")?;
         let output = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        Ok(Self { child, input, output, cache: HashMap::new() })
+        Ok(Self {
+            child,
+            input,
+            output,
+            cache: HashMap::new(),
+        })
     }
 
-    fn get(&mut self, oid: &str, path: &str) -> Result<Option<(Arc<str>, u64, Arc<Doc>)>, String> {
+    fn get(&mut self, oid: &str, path: &str) -> Result<Blob, String> {
         if let Some(hit) = self.cache.get(oid) {
             return Ok(hit.clone());
         }
         writeln!(self.input, "{oid}").map_err(|e| e.to_string())?;
         self.input.flush().map_err(|e| e.to_string())?;
         let mut header = String::new();
-        self.output.read_line(&mut header).map_err(|e| e.to_string())?;
+        self.output
+            .read_line(&mut header)
+            .map_err(|e| e.to_string())?;
         let size: usize = header
             .split_whitespace()
             .nth(2)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| format!("git cat-file: unexpected {header:?}"))?;
         let mut body = vec![0; size + 1];
-        self.output.read_exact(&mut body).map_err(|e| e.to_string())?;
+        self.output
+            .read_exact(&mut body)
+            .map_err(|e| e.to_string())?;
         body.pop();
         let entry = if is_binary(&body) {
             None
@@ -195,7 +217,9 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
         let wanted: HashSet<&str> = commit
             .changes
             .iter()
-            .filter(|ch| ch.status != 'A' && is_source(&ch.path) && present.contains(ch.path.as_str()))
+            .filter(|ch| {
+                ch.status != 'A' && is_source(&ch.path) && present.contains(ch.path.as_str())
+            })
             .map(|ch| ch.path.as_str())
             .collect();
         let mut line = format!(
@@ -223,7 +247,11 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
                 change_sets: &change_sets,
             };
             let p = plan(&input, &files);
-            let found = p.files.iter().filter(|f| wanted.contains(f.path.as_str())).count();
+            let found = p
+                .files
+                .iter()
+                .filter(|f| wanted.contains(f.path.as_str()))
+                .count();
             let r = found as f64 / wanted.len().max(1) as f64;
             *recall.entry(name).or_default() += r;
             *precision.entry(name).or_default() += found as f64 / p.files.len().max(1) as f64;
@@ -235,7 +263,10 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
     }
     let n = picks.len() as f64;
     let mean = |m: HashMap<&str, f64>| -> HashMap<&'static str, f64> {
-        RANKINGS.iter().map(|k| (*k, m.get(k).copied().unwrap_or(0.0) / n)).collect()
+        RANKINGS
+            .iter()
+            .map(|k| (*k, m.get(k).copied().unwrap_or(0.0) / n))
+            .collect()
     };
     let per_100k = RANKINGS
         .iter()
@@ -282,7 +313,10 @@ pub fn cli(args: &crate::config::EvalContextArgs) -> Result<(), crate::Error> {
         "{} commits, budget {} tokens, {:.1} s",
         result.commits, result.budget_tokens, result.seconds
     );
-    println!("{:<8} {:>7} {:>10} {:>16}", "ranking", "recall", "precision", "hits/100K tok");
+    println!(
+        "{:<8} {:>7} {:>10} {:>16}",
+        "ranking", "recall", "precision", "hits/100K tok"
+    );
     for k in RANKINGS {
         println!(
             "{:<8} {:>7.3} {:>10.3} {:>16.2}",
@@ -291,7 +325,12 @@ pub fn cli(args: &crate::config::EvalContextArgs) -> Result<(), crate::Error> {
     }
     let recall: serde_json::Map<String, serde_json::Value> = RANKINGS
         .iter()
-        .map(|k| (k.to_string(), serde_json::json!((result.recall[k] * 1000.0).round() / 1000.0)))
+        .map(|k| {
+            (
+                k.to_string(),
+                serde_json::json!((result.recall[k] * 1000.0).round() / 1000.0),
+            )
+        })
         .collect();
     println!(
         "{}",

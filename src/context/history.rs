@@ -113,7 +113,13 @@ mod tests {
         let log = parse_log(text);
         assert_eq!(log.len(), 2);
         assert_eq!(log[0].subject_and_body, "Fix the parser\n\nBody line");
-        assert_eq!(log[0].changes[1], Change { status: 'A', path: "src/b.rs".into() });
+        assert_eq!(
+            log[0].changes[1],
+            Change {
+                status: 'A',
+                path: "src/b.rs".into()
+            }
+        );
         let last = last_modified(&log);
         assert_eq!(last["src/a.rs"], 100);
         assert_eq!(touch_counts(&log)["src/a.rs"], 2);

@@ -101,10 +101,10 @@ fn references(path: &str, content: &str, r: &Resolver) -> Vec<usize> {
             "rs" => rust_line(path, dir, line, r, &mut out),
             "py" => python_line(dir, line, r, &mut out),
             "js" | "jsx" | "ts" | "tsx" | "mjs" | "cjs" | "vue" | "svelte" => {
-                if let Some(spec) = js_specifier(line) {
-                    if spec.starts_with('.') {
-                        out.extend(join(dir, spec).and_then(|k| r.exact(&module_key(&k))));
-                    }
+                if let Some(spec) = js_specifier(line)
+                    && spec.starts_with('.')
+                {
+                    out.extend(join(dir, spec).and_then(|k| r.exact(&module_key(&k))));
                 }
             }
             "go" => {
@@ -131,11 +131,15 @@ fn rust_line(path: &str, dir: &str, line: &str, r: &Resolver, out: &mut Vec<usiz
     let is_dir_module = ["mod.rs", "lib.rs", "main.rs"]
         .iter()
         .any(|f| path.ends_with(&format!("/{f}")) || path == *f);
-    let module_dir = if is_dir_module { dir.to_string() } else { stem.clone() };
+    let module_dir = if is_dir_module {
+        dir.to_string()
+    } else {
+        stem.clone()
+    };
     if let Some(rest) = line.strip_prefix("mod ") {
         let name = rest.trim_end_matches(';').trim();
         if rest.ends_with(';') && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            out.extend(r.exact(&format!("{module_dir}/{name}").trim_start_matches('/').to_string()));
+            out.extend(r.exact(format!("{module_dir}/{name}").trim_start_matches('/')));
         }
         return;
     }
@@ -198,7 +202,10 @@ fn python_line(dir: &str, line: &str, r: &Resolver, out: &mut Vec<usize>) {
         for _ in 1..dots {
             base = parent(&base).to_string();
         }
-        for candidate in [segs.iter().chain([&first_name]).collect::<Vec<_>>(), segs.iter().collect()] {
+        for candidate in [
+            segs.iter().chain([&first_name]).collect::<Vec<_>>(),
+            segs.iter().collect(),
+        ] {
             let key: Vec<&str> = std::iter::once(base.as_str())
                 .chain(candidate.into_iter().copied())
                 .filter(|s| !s.is_empty())
@@ -263,8 +270,14 @@ mod tests {
     fn rust_mod_and_use() {
         let got = links(&[
             ("src/lib.rs", "pub mod store;\nmod api;\n"),
-            ("src/store/mod.rs", "mod ingest;\nuse crate::api::error::Error;\n"),
-            ("src/store/ingest.rs", "use super::{Error, Store};\nuse std::fmt;\n"),
+            (
+                "src/store/mod.rs",
+                "mod ingest;\nuse crate::api::error::Error;\n",
+            ),
+            (
+                "src/store/ingest.rs",
+                "use super::{Error, Store};\nuse std::fmt;\n",
+            ),
             ("src/api/mod.rs", ""),
             ("src/api/error.rs", "use crate::store;\n"),
         ]);
@@ -277,14 +290,26 @@ mod tests {
     #[test]
     fn python_and_javascript() {
         let got = links(&[
-            ("src/flask/app.py", "from .helpers import get_root_path\nfrom . import json\nimport os\n"),
-            ("src/flask/helpers.py", "from flask.globals import request\n"),
+            (
+                "src/flask/app.py",
+                "from .helpers import get_root_path\nfrom . import json\nimport os\n",
+            ),
+            (
+                "src/flask/helpers.py",
+                "from flask.globals import request\n",
+            ),
             ("src/flask/globals.py", ""),
             ("src/flask/json/__init__.py", ""),
-            ("web/main.ts", "import { a } from './lib/util';\nconst x = require('../y');"),
+            (
+                "web/main.ts",
+                "import { a } from './lib/util';\nconst x = require('../y');",
+            ),
             ("web/lib/util.ts", ""),
         ]);
-        assert_eq!(got[0], ["src/flask/helpers.py", "src/flask/json/__init__.py"]);
+        assert_eq!(
+            got[0],
+            ["src/flask/helpers.py", "src/flask/json/__init__.py"]
+        );
         assert_eq!(got[1], ["src/flask/globals.py"]);
         assert_eq!(got[4], ["web/lib/util.ts"]);
     }

@@ -7,12 +7,12 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::Candidate;
 use super::bm25::Bm25;
 use super::imports::import_links;
 use super::score::{self, Weights};
 use super::terms::terms;
 use super::truncate::{LineRange, truncate};
-use super::Candidate;
 use crate::indexer::count::estimate_tokens;
 
 /// The PRD's layout of a 200K window: system ~2K, feature ~5K, recent files ~20K, cached
@@ -137,8 +137,10 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
         .map(|i| w.bm25 * relevance[i] + w.recency * recency[i] + w.frequency * frequency[i])
         .collect();
     let neighbours = if w.imports > 0.0 {
-        let texts: Vec<(&str, &str)> =
-            files.iter().map(|f| (f.path.as_str(), &*f.content)).collect();
+        let texts: Vec<(&str, &str)> = files
+            .iter()
+            .map(|f| (f.path.as_str(), &*f.content))
+            .collect();
         score::import_neighbours(&base, &import_links(&texts), IMPORT_TOP)
     } else {
         vec![None; files.len()]
@@ -165,12 +167,19 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
     let mut scored: Vec<(usize, f64)> = (0..files.len())
         .map(|i| {
             let link = neighbours[i].map_or(0.0, |(_, s)| w.imports * s);
-            let open_bonus = if open.contains(files[i].path.as_str()) { 10.0 } else { 0.0 };
+            let open_bonus = if open.contains(files[i].path.as_str()) {
+                10.0
+            } else {
+                0.0
+            };
             (i, base[i] + link + open_bonus)
         })
         .filter(|(_, s)| *s >= MIN_SCORE)
         .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| files[a.0].path.cmp(&files[b.0].path)));
+    scored.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| files[a.0].path.cmp(&files[b.0].path))
+    });
 
     let max_file = input
         .max_file_tokens
@@ -179,7 +188,11 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
     let weight = |t: &str| idf.get(t).copied().unwrap_or(0.0);
     let mut remaining = file_budget;
     let mut chosen = Vec::new();
-    let mut segments = Segments { system, feature, ..Segments::default() };
+    let mut segments = Segments {
+        system,
+        feature,
+        ..Segments::default()
+    };
     for (i, score) in scored {
         if remaining < MIN_SLICE {
             break;

@@ -94,16 +94,26 @@ fn large_relevant_files_are_cut_to_their_relevant_sections() {
     for i in 200..400 {
         big.push_str(&format!("fn unrelated_{i}() {{\n    noise_{i}();\n}}\n\n"));
     }
-    let files = vec![cand("src/http.rs", &big, Some(1), 0), cand("src/header.rs", "fn parse_header() {}", Some(2), 0)];
+    let files = vec![
+        cand("src/http.rs", &big, Some(1), 0),
+        cand("src/header.rs", "fn parse_header() {}", Some(2), 0),
+    ];
     let mut inp = input("parse the header", 4_000, &[]);
     inp.max_file_tokens = Some(800);
     let p = plan(&inp, &files);
-    let http = p.files.iter().find(|f| f.path == "src/http.rs").expect("http.rs planned");
+    let http = p
+        .files
+        .iter()
+        .find(|f| f.path == "src/http.rs")
+        .expect("http.rs planned");
     let ranges = http.ranges.as_ref().expect("truncated");
     assert!(http.tokens <= 800 && http.file_tokens > 800);
     assert_eq!(ranges[0].start, 1, "head kept");
     let lines: Vec<&str> = big.lines().collect();
-    let kept: Vec<&str> = ranges.iter().flat_map(|r| lines[r.start - 1..r.end].to_vec()).collect();
+    let kept: Vec<&str> = ranges
+        .iter()
+        .flat_map(|r| lines[r.start - 1..r.end].to_vec())
+        .collect();
     assert!(kept.contains(&"fn parse_header() {"), "{ranges:?}");
     assert!(p.files.iter().any(|f| f.path == "src/header.rs"));
 }
@@ -122,7 +132,14 @@ fn open_files_come_first_and_hot_files_are_flagged() {
     assert_eq!(p.lru, ["src/a.rs", "src/b.rs"], "top 2 by accesses");
     let a = p.files.iter().find(|f| f.path == "src/a.rs").unwrap();
     assert!(a.reasons.contains(&Reason::Hot) && a.reasons.contains(&Reason::RelevantToFeature));
-    assert_eq!(p.segments.cached_files, a.tokens + p.files.iter().find(|f| f.path == "src/b.rs").map_or(0, |f| f.tokens));
+    assert_eq!(
+        p.segments.cached_files,
+        a.tokens
+            + p.files
+                .iter()
+                .find(|f| f.path == "src/b.rs")
+                .map_or(0, |f| f.tokens)
+    );
 }
 
 #[test]

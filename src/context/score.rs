@@ -29,13 +29,28 @@ impl Default for Weights {
 
 impl Weights {
     pub fn only_bm25() -> Self {
-        Self { bm25: 1.0, recency: 0.0, frequency: 0.0, imports: 0.0 }
+        Self {
+            bm25: 1.0,
+            recency: 0.0,
+            frequency: 0.0,
+            imports: 0.0,
+        }
     }
     pub fn only_recency() -> Self {
-        Self { bm25: 0.0, recency: 1.0, frequency: 0.0, imports: 0.0 }
+        Self {
+            bm25: 0.0,
+            recency: 1.0,
+            frequency: 0.0,
+            imports: 0.0,
+        }
     }
     pub fn only_frequency() -> Self {
-        Self { bm25: 0.0, recency: 0.0, frequency: 1.0, imports: 0.0 }
+        Self {
+            bm25: 0.0,
+            recency: 0.0,
+            frequency: 1.0,
+            imports: 0.0,
+        }
     }
 }
 
@@ -130,7 +145,10 @@ pub fn co_change_neighbours(
     for &i in &order {
         let mut together: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
         let mut sets = 0u32;
-        for set in change_sets.iter().filter(|s| s.iter().any(|p| p == paths[i])) {
+        for set in change_sets
+            .iter()
+            .filter(|s| s.iter().any(|p| p == paths[i]))
+        {
             sets += 1;
             for j in set.iter().filter_map(|p| index.get(p.as_str())) {
                 if *j != i {
@@ -166,7 +184,12 @@ mod tests {
 
     #[test]
     fn recency_by_rank_with_ties() {
-        let files = [cand("a", Some(5), 0), cand("b", Some(9), 0), cand("c", Some(9), 0), cand("d", None, 0)];
+        let files = [
+            cand("a", Some(5), 0),
+            cand("b", Some(9), 0),
+            cand("c", Some(9), 0),
+            cand("d", None, 0),
+        ];
         let r = recency(&files);
         assert_eq!(r[1], 1.0);
         assert_eq!(r[2], 1.0);

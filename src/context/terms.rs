@@ -13,12 +13,12 @@ static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::
 const STOP: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into",
     "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "we", "when", "with",
-    "not", "no", "if", "else", "fn", "let", "mut", "pub", "use", "self", "def", "return",
-    "var", "const", "function", "import", "true", "false", "none", "null", "some", "ok", "err",
-    "impl", "struct", "enum", "mod", "crate", "super", "where", "match", "class", "new", "str",
-    "string", "int", "bool", "void", "u8", "u32", "u64", "i32", "i64", "usize", "try",
-    "also", "now", "so", "but", "can", "do", "don", "than", "then", "there", "which", "will",
-    "all", "more", "make", "add", "fix", "remove", "update", "ci", "pr", "merge", "branch",
+    "not", "no", "if", "else", "fn", "let", "mut", "pub", "use", "self", "def", "return", "var",
+    "const", "function", "import", "true", "false", "none", "null", "some", "ok", "err", "impl",
+    "struct", "enum", "mod", "crate", "super", "where", "match", "class", "new", "str", "string",
+    "int", "bool", "void", "u8", "u32", "u64", "i32", "i64", "usize", "try", "also", "now", "so",
+    "but", "can", "do", "don", "than", "then", "there", "which", "will", "all", "more", "make",
+    "add", "fix", "remove", "update", "ci", "pr", "merge", "branch",
 ];
 
 fn is_stop(word: &str) -> bool {
@@ -123,7 +123,10 @@ mod tests {
 
     #[test]
     fn paths_drop_the_extension() {
-        assert_eq!(path_terms("src/store/file_access.rs"), ["src", "store", "file", "access"]);
+        assert_eq!(
+            path_terms("src/store/file_access.rs"),
+            ["src", "store", "file", "access"]
+        );
         assert_eq!(path_terms(".github/workflows"), ["github", "workflow"]);
     }
 }

@@ -42,7 +42,11 @@ pub fn truncate(content: &str, cap: u64, weight: &dyn Fn(&str) -> f64) -> Trunca
         chars += line.chars().count() as u64 + 1;
         let len = i + 1 - start;
         // The head (imports, module docs) ends at the first blank line, however short.
-        let min_len = if blocks.is_empty() { 1 } else { MIN_BLOCK_LINES };
+        let min_len = if blocks.is_empty() {
+            1
+        } else {
+            MIN_BLOCK_LINES
+        };
         let at_gap = line.trim().is_empty() && len >= min_len;
         if at_gap || len >= MAX_BLOCK_LINES || i + 1 == lines.len() {
             let text = lines[start..=i].join("\n");

@@ -4,10 +4,10 @@
 pub mod claude_metrics;
 pub mod codebase;
 pub mod codebase_jobs;
+pub mod context;
 mod database;
 mod details;
 mod embedded;
-pub mod context;
 pub mod file_access;
 mod ingest;
 mod resolution;

@@ -370,3 +370,38 @@ async fn a_claude_run_tracks_files_compactions_and_its_context_window() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn turns_that_arrive_before_their_session_are_attached_later() {
+    let app = TestApp::spawn().await;
+    let mut all = spans_of_session();
+    let session_span = all.remove(0);
+    spans::export(Transport::HttpJson, &app, all).await.unwrap();
+    let orphans = count(
+        &app,
+        "SELECT count(*) FROM context_usage WHERE session_id IS NULL",
+    )
+    .await;
+    assert_eq!(
+        orphans, 4,
+        "rows are written with the turns, before the session is known"
+    );
+    spans::export(Transport::HttpJson, &app, vec![session_span])
+        .await
+        .unwrap();
+    let session = acd_collector::domain::session_uuid("ctx-session-1");
+    let (_, body) = app.get(&format!("/api/db/context/{session}")).await;
+    let numbers: Vec<i64> = body["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["turn_number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 2, 3, 4], "{body}");
+    assert_eq!(body["overflow_turns"], json!([3, 4]));
+    let (_, hot) = app
+        .get(&format!("/api/db/context/hot-files/{TARGET_ID}"))
+        .await;
+    assert_eq!(hot["files"].as_array().unwrap().len(), 3, "no root: {hot}");
+    app.shutdown().await;
+}

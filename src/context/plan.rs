@@ -180,6 +180,9 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
         b.1.total_cmp(&a.1)
             .then_with(|| files[a.0].path.cmp(&files[b.0].path))
     });
+    if w.bm25 > 0.0 && (w.recency > 0.0 || w.frequency > 0.0) {
+        scored = interleave_with_relevance(scored, &relevance, files);
+    }
 
     let max_file = input
         .max_file_tokens
@@ -259,6 +262,42 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
         segments,
         lru,
         candidates: files.len(),
+    }
+}
+
+/// Alternates the combined ranking with the ranking by relevance alone (skipping files already
+/// taken), so that when a feature's words are a weak signal the priors cannot crowd out every
+/// lexical match, and when the priors are weak the combined ranking still leads.
+fn interleave_with_relevance(
+    combined: Vec<(usize, f64)>,
+    relevance: &[f64],
+    files: &[Candidate],
+) -> Vec<(usize, f64)> {
+    let mut by_relevance: Vec<(usize, f64)> = combined
+        .iter()
+        .copied()
+        .filter(|(i, _)| relevance[*i] > 0.0)
+        .collect();
+    by_relevance.sort_by(|a, b| {
+        relevance[b.0]
+            .total_cmp(&relevance[a.0])
+            .then_with(|| files[a.0].path.cmp(&files[b.0].path))
+    });
+    let mut seen = HashSet::new();
+    let mut merged = Vec::with_capacity(combined.len());
+    let (mut a, mut b) = (combined.into_iter(), by_relevance.into_iter());
+    loop {
+        let x = a.by_ref().find(|(i, _)| !seen.contains(i));
+        let y = b
+            .by_ref()
+            .find(|(i, _)| *i != x.map_or(usize::MAX, |x| x.0) && !seen.contains(i));
+        if x.is_none() && y.is_none() {
+            return merged;
+        }
+        for (i, s) in x.into_iter().chain(y) {
+            seen.insert(i);
+            merged.push((i, s));
+        }
     }
 }
 

@@ -104,3 +104,82 @@ impl TurnContext {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::{SpanKey, TokenUsage};
+
+    fn turn(attributes: Value, failed: bool) -> TurnRecord {
+        TurnRecord {
+            key: SpanKey {
+                trace_id: vec![1; 16],
+                span_id: vec![2; 8],
+            },
+            parent_span_id: None,
+            session_id: None,
+            session_external_id: None,
+            turn_number: Some(1),
+            provider: None,
+            model: "m".into(),
+            response_model: None,
+            reported_input_tokens: None,
+            usage: TokenUsage {
+                input: 1_000,
+                output: 10,
+                cache_read: 9_000,
+                cache_write: 0,
+                cache_write_1h: 0,
+            },
+            started_at: DateTime::UNIX_EPOCH,
+            finished_at: DateTime::UNIX_EPOCH,
+            time_to_first_token_ms: None,
+            cost_usd: 0.0,
+            reported_cost_usd: None,
+            priced: true,
+            context_window: 20_000,
+            failed,
+            attributes,
+        }
+    }
+
+    #[test]
+    fn usage_gives_the_total_when_segments_are_missing() {
+        let c = TurnContext::of(&turn(json!({}), false));
+        assert_eq!((c.segments, c.total, c.limit), (None, 10_000, 20_000));
+        assert_eq!(c.utilization, 0.5);
+        assert_eq!(c.overflow, None);
+    }
+
+    #[test]
+    fn segments_may_come_as_strings_and_a_missing_one_is_zero() {
+        let c = TurnContext::of(&turn(
+            json!({"acd.context.system_tokens": "2000", "acd.context.file_tokens": 19_000,
+                   "acd.context.limit": 16_000}),
+            false,
+        ));
+        assert_eq!(c.segments, Some([2_000, 0, 19_000, 0]));
+        assert_eq!((c.total, c.limit), (21_000, 16_000));
+        assert_eq!(c.overflow, Some(Overflow::OverLimit));
+    }
+
+    #[test]
+    fn a_failed_call_that_was_too_long_overflowed() {
+        let text =
+            json!({"otel.status_message": "400: prompt is too long: 210000 tokens > 200000"});
+        assert_eq!(
+            TurnContext::of(&turn(text.clone(), true)).overflow,
+            Some(Overflow::PromptTooLong)
+        );
+        assert_eq!(
+            TurnContext::of(&turn(text, false)).overflow,
+            None,
+            "only failed calls"
+        );
+        let other = json!({"error.message": "overloaded"});
+        assert_eq!(TurnContext::of(&turn(other, true)).overflow, None);
+    }
+}

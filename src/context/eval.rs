@@ -18,7 +18,6 @@ use super::history::{self, Commit};
 use super::plan::{DEFAULT_LRU_SIZE, default_budget, plan};
 use super::{Candidate, Doc, PlanInput, Weights};
 use crate::indexer::count::{estimate_tokens, is_binary};
-use crate::indexer::languages;
 
 /// Files larger than this are left out of the replayed index (generated or vendored data).
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -46,28 +45,6 @@ pub struct EvalResult {
     /// Changed files found per 100K planned file tokens.
     pub hits_per_100k_tokens: HashMap<&'static str, f64>,
     pub seconds: f64,
-}
-
-/// A code file (by language), not docs or data: the files whose changes are measured.
-pub fn is_source(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    languages::detect(name).is_some_and(|l| {
-        !matches!(
-            l.name,
-            "Markdown"
-                | "Plain Text"
-                | "reStructuredText"
-                | "JSON"
-                | "YAML"
-                | "TOML"
-                | "XML"
-                | "SVG"
-                | "HTML"
-                | "CSS"
-                | "Sass"
-                | "TeX"
-        )
-    })
 }
 
 /// A blob's text, token estimate and terms.
@@ -173,7 +150,11 @@ fn selected(log: &[Commit], n: usize) -> Vec<usize> {
     log.iter()
         .enumerate()
         .filter(|(_, c)| {
-            let source: Vec<_> = c.changes.iter().filter(|ch| is_source(&ch.path)).collect();
+            let source: Vec<_> = c
+                .changes
+                .iter()
+                .filter(|ch| super::is_code(&ch.path))
+                .collect();
             (1..=20).contains(&source.len()) && source.iter().any(|ch| ch.status != 'A')
         })
         .map(|(i, _)| i)
@@ -218,7 +199,7 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
             .changes
             .iter()
             .filter(|ch| {
-                ch.status != 'A' && is_source(&ch.path) && present.contains(ch.path.as_str())
+                ch.status != 'A' && super::is_code(&ch.path) && present.contains(ch.path.as_str())
             })
             .map(|ch| ch.path.as_str())
             .collect();

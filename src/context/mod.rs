@@ -53,3 +53,26 @@ impl Candidate {
         }
     }
 }
+
+/// A code file (by language), not docs or data (Markdown, JSON, YAML, TOML, HTML...): the files
+/// the priors apply to, and whose changes the eval measures.
+pub fn is_code(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    crate::indexer::languages::detect(name).is_some_and(|l| {
+        !matches!(
+            l.name,
+            "Markdown"
+                | "Plain Text"
+                | "reStructuredText"
+                | "JSON"
+                | "YAML"
+                | "TOML"
+                | "XML"
+                | "SVG"
+                | "HTML"
+                | "CSS"
+                | "Sass"
+                | "TeX"
+        )
+    })
+}

@@ -134,7 +134,13 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
     let recency = score::recency(files);
     let frequency = score::frequency(files);
     let base: Vec<f64> = (0..files.len())
-        .map(|i| w.bm25 * relevance[i] + w.recency * recency[i] + w.frequency * frequency[i])
+        .map(|i| {
+            let prior = w.recency * recency[i] + w.frequency * frequency[i];
+            // Changelogs and manifests change with every commit: recency and access count
+            // only for code files (in a ranking by the priors alone they still count).
+            let counts = w.bm25 == 0.0 || super::is_code(&files[i].path);
+            w.bm25 * relevance[i] + if counts { prior } else { 0.0 }
+        })
         .collect();
     let neighbours = if w.imports > 0.0 {
         let texts: Vec<(&str, &str)> = files

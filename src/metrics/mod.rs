@@ -5,6 +5,7 @@
 pub mod claude_code;
 pub mod codebase;
 mod labels;
+pub mod ops;
 pub mod retries;
 pub mod test_runs;
 pub mod test_state;
@@ -47,6 +48,7 @@ pub struct Metrics {
     pub codebase: codebase::CodebaseMetrics,
     test_runs: test_runs::TestRunMetrics,
     test_state: test_state::TestStateMetrics,
+    ops: ops::OpsMetrics,
 }
 
 /// Turn latency buckets: model calls take from a fraction of a second to minutes.
@@ -138,6 +140,7 @@ impl Metrics {
         let codebase = codebase::CodebaseMetrics::register(&mut registry);
         let test_runs = test_runs::TestRunMetrics::register(&mut registry);
         let test_state = test_state::TestStateMetrics::register(&mut registry);
+        let ops = ops::OpsMetrics::register(&mut registry);
         Self {
             registry,
             models: ModelGuard::default(),
@@ -156,6 +159,7 @@ impl Metrics {
             codebase,
             test_runs,
             test_state,
+            ops,
         }
     }
 
@@ -203,6 +207,7 @@ impl Metrics {
         }
         self.retries.record(&self.models, batch, report);
         self.test_runs.record(batch, report);
+        self.ops.record(batch, report);
         for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {
             let status = match session.status {
                 SessionStatus::Completed => SessionStatusLabel::completed,
@@ -230,6 +235,11 @@ impl Metrics {
     pub fn restore_test_state(&self, state: &TargetTestState) {
         self.test_state
             .record(&self.test_runs.targets, state, false);
+    }
+
+    /// The database probe made at each scrape (`acd_database_up`).
+    pub fn set_database_up(&self, up: bool) {
+        self.ops.set_database_up(up);
     }
 
     pub fn record_request_failure(&self, reason: RequestFailure) {

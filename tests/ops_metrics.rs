@@ -36,6 +36,35 @@ async fn database_up_is_one_while_postgres_answers() {
 }
 
 #[tokio::test]
+async fn alerted_counters_exist_at_zero_before_their_first_event() {
+    // increase() needs two samples: a series born at 1 would hide its first event from alerts.
+    let app = TestApp::spawn().await;
+    let scrape = app.scrape().await;
+    let zero = |name: &str, label: &str, values: &[&str]| {
+        for v in values {
+            let found = scrape
+                .samples
+                .iter()
+                .find(|s| s.metric == name && s.labels.get(label) == Some(*v))
+                .unwrap_or_else(|| panic!("{name}{{{label}=\"{v}\"}} is exported"));
+            assert!(matches!(found.value, prometheus_parse::Value::Counter(0.0)));
+        }
+    };
+    zero(
+        "acd_otlp_request_failures_total",
+        "reason",
+        &["unavailable", "invalid", "too_large", "internal"],
+    );
+    zero(
+        "acd_retry_outcomes_total",
+        "outcome",
+        &["succeeded", "exhausted"],
+    );
+    zero("acd_sessions_total", "status", &["completed", "failed"]);
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn database_up_is_zero_when_postgres_is_unreachable() {
     // Nothing listens on this port: every probe fails.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

@@ -109,7 +109,7 @@ impl Metrics {
             "Time from request to the first streamed token",
             time_to_first_token.clone(),
         );
-        let sessions = Family::default();
+        let sessions: Family<SessionLabels, Counter> = Family::default();
         registry.register(
             "acd_sessions",
             "Finished sessions by status",
@@ -130,12 +130,27 @@ impl Metrics {
             "OTLP records received (spans, acd.retry span events, Claude Code log events), by outcome",
             spans_received.clone(),
         );
-        let request_failures = Family::default();
+        let request_failures: Family<RequestFailureLabels, Counter> = Family::default();
         registry.register(
             "acd_otlp_request_failures",
             "OTLP export requests answered with an error, by reason",
             request_failures.clone(),
         );
+        // Series that alert rules take increase() of exist from the start at 0: a series born
+        // at 1 would hide its first event from increase() and rate().
+        for reason in [
+            RequestFailure::unavailable,
+            RequestFailure::invalid,
+            RequestFailure::too_large,
+            RequestFailure::internal,
+        ] {
+            request_failures
+                .get_or_create(&RequestFailureLabels { reason })
+                .inc_by(0);
+        }
+        for status in [SessionStatusLabel::completed, SessionStatusLabel::failed] {
+            sessions.get_or_create(&SessionLabels { status }).inc_by(0);
+        }
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
         let codebase = codebase::CodebaseMetrics::register(&mut registry);
         let test_runs = test_runs::TestRunMetrics::register(&mut registry);

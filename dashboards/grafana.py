@@ -132,7 +132,8 @@ def datasource_variable(name, label, plugin):
 
 PROM_VARIABLES = [
     datasource_variable("datasource", "Prometheus", "prometheus"),
-    prom_variable("target", "Target", "label_values(acd_tests_total, target)"),
+    prom_variable("target", "Target",
+                  'label_values({__name__=~"acd_test_pass_rate|acd_tests_total|acd_codebase_files"}, target)'),
     prom_variable("model", "Model", "label_values(acd_model_requests_total, model)"),
 ]
 

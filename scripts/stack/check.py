@@ -145,7 +145,7 @@ class Checker:
         if var["type"] != "query":
             return
         if var["datasource"]["type"] == "prometheus":
-            m = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", var["query"]["query"])
+            m = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", var["query"]["query"])
             if not m:
                 return say("FAIL", what, f"unsupported query {var['query']!r}")
             values = prom(self.prom, f"/api/v1/label/{m.group(2)}/values", **{"match[]": m.group(1)})["data"]

@@ -110,8 +110,11 @@ impl ContextMetrics {
                         .observe(n as f64);
                 }
             }
+            // The series exists (at 0) from a model's first turn, so rates and alerts over it
+            // have data before the first overflow.
+            let overflows = self.overflows.get_or_create(&model);
             if c.overflow.is_some() {
-                self.overflows.get_or_create(&model).inc();
+                overflows.inc();
             }
         }
         for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {

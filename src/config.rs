@@ -31,6 +31,9 @@ pub enum Command {
     /// Index a codebase: files, lines (code/comment/blank), bytes, languages, largest files and
     /// the token estimate (chars/4). With --target, stored as that registered target's index.
     Index(IndexArgs),
+    /// Measure the context planner on a git history (what `scripts/eval-context` runs): recall
+    /// of each replayed commit's changed files, ours against BM25, recent and hot alone.
+    EvalContext(EvalContextArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,4 +231,23 @@ pub struct IndexArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalContextArgs {
+    /// A git repository (work tree or bare).
+    pub repo: PathBuf,
+    /// How many of the newest qualifying commits to replay.
+    #[arg(long, default_value_t = 50)]
+    pub commits: usize,
+    /// Token budget of each plan (default: the PRD's layout of a 200K window, 77000).
+    #[arg(long)]
+    pub budget_tokens: Option<u64>,
+    /// Replay the history that ends here.
+    #[arg(long, default_value = "HEAD")]
+    pub rev: String,
+    /// Weights of our ranking, `bm25,recency,frequency,links` (for tuning; default the
+    /// planner's).
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Option<Vec<f64>>,
 }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod claude;
 pub mod config;
+pub mod context;
 pub mod domain;
 pub mod error;
 pub mod indexer;
@@ -30,5 +31,6 @@ pub async fn run(cli: config::Cli) -> Result<(), Error> {
         config::Command::Ingest(command) => claude::ingest::run(command).await,
         config::Command::Run(args) => runner::run(args).await,
         config::Command::Index(args) => indexer::cli::run(args).await,
+        config::Command::EvalContext(args) => context::eval::cli(&args),
     }
 }

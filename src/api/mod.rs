@@ -3,6 +3,7 @@
 
 mod claude_code_metrics;
 mod codebase;
+mod context;
 mod error;
 mod extract;
 mod ingest;
@@ -81,6 +82,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/db/codebase/jobs/{id}", get(codebase::job))
         .route("/api/db/codebase/{id}", get(codebase::show))
         .route("/api/db/codebase/{id}/reindex", post(codebase::reindex))
+        .route(
+            "/api/db/context/hot-files/{repo_id}",
+            get(context::hot_files),
+        )
+        .route(
+            "/api/db/context/optimize/{repo_id}",
+            post(context::optimize),
+        )
+        .route("/api/db/context/{session_id}", get(context::session))
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

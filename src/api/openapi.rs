@@ -4,8 +4,8 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    ErrorBody, claude_code_metrics, codebase, ingest, retries, sessions, targets, test_runs, tests,
-    token_usage,
+    ErrorBody, claude_code_metrics, codebase, context, ingest, retries, sessions, targets,
+    test_runs, tests, token_usage,
 };
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
@@ -40,6 +40,9 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         codebase::job,
         codebase::show,
         codebase::largest,
+        context::session,
+        context::hot_files,
+        context::optimize,
         test_runs::create,
         retries::history,
         retries::summary,
@@ -49,6 +52,18 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
     ),
     components(schemas(
         ErrorBody,
+        context::SessionContext,
+        context::HotFiles,
+        context::OptimizeRequest,
+        context::OptimizeResponse,
+        crate::store::context::TurnContextRow,
+        crate::store::file_access::HotFile,
+        crate::context::Plan,
+        crate::context::PlannedFile,
+        crate::context::Reason,
+        crate::context::Segments,
+        crate::context::plan::ScoreParts,
+        crate::context::truncate::LineRange,
         SessionSummary,
         ModelUsage,
         TurnRow,

@@ -52,13 +52,25 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
 
     let mut batch = SpanBatch::default();
     for (i, parsed) in run.turns.iter().enumerate() {
-        batch.turns.push(turn(
+        let mut record = turn(
             parsed,
             i,
             (session_id, &external_id, &session_key),
             started_at,
             prices,
-        ));
+        );
+        // The CLI's own window for the model (`modelUsage.contextWindow`) beats the price table.
+        if let Some(window) = run
+            .result
+            .as_ref()
+            .and_then(|r| r.model_usage.get(&parsed.model))
+            .and_then(|u| u.context_window)
+            .and_then(|w| i32::try_from(w).ok())
+            .filter(|w| *w > 0)
+        {
+            record.context_window = window;
+        }
+        batch.turns.push(record);
     }
     for call in &run.tool_calls {
         let parent = synthetic_key(session_id, &format!("turn:{}", call.message_id));

@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 pub mod codebase;
+pub mod context;
 mod labels;
 pub mod ops;
 pub mod retries;
@@ -45,6 +46,7 @@ pub struct Metrics {
     spans_received: Family<SpanOutcomeLabels, Counter>,
     request_failures: Family<RequestFailureLabels, Counter>,
     claude_code: claude_code::ClaudeCodeMetrics,
+    context: context::ContextMetrics,
     pub codebase: codebase::CodebaseMetrics,
     test_runs: test_runs::TestRunMetrics,
     test_state: test_state::TestStateMetrics,
@@ -153,6 +155,7 @@ impl Metrics {
         }
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
         let codebase = codebase::CodebaseMetrics::register(&mut registry);
+        let context = context::ContextMetrics::register(&mut registry);
         let test_runs = test_runs::TestRunMetrics::register(&mut registry);
         let test_state = test_state::TestStateMetrics::register(&mut registry);
         let ops = ops::OpsMetrics::register(&mut registry);
@@ -171,6 +174,7 @@ impl Metrics {
             spans_received,
             request_failures,
             claude_code,
+            context,
             codebase,
             test_runs,
             test_state,
@@ -221,6 +225,7 @@ impl Metrics {
             }
         }
         self.retries.record(&self.models, batch, report);
+        self.context.record(&self.models, batch, report);
         self.test_runs.record(batch, report);
         self.ops.record(batch, report);
         for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {

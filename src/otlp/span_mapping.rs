@@ -225,7 +225,11 @@ fn session(f: SpanFacts<'_>) -> SessionRecord {
     }
 }
 
-fn turn(f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String> {
+fn turn(mut f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String> {
+    // Kept for the context overflow rule ("prompt is too long" in a failed call's status).
+    if let Some(message) = f.status_message.as_ref().filter(|_| f.failed) {
+        f.json["otel.status_message"] = Value::String(message.clone());
+    }
     let count = |key: &str| -> Result<i64, String> {
         match f.attrs.int(key) {
             Some(n) if n < 0 => Err(format!("{key} is negative ({n})")),

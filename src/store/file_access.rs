@@ -1,10 +1,15 @@
 //! `file_access_log`: how often each file of a target was touched by a tool call. Recomputed per
 //! (target, path) from `session_tool_calls` for the paths a batch touched, so a retried batch or
-//! a session whose target becomes known late gives the same counts.
+//! a session whose target becomes known late gives the same counts. Paths are made relative to
+//! the target's root (its registered `root_path`, else the Claude session's working directory),
+//! and `avg_tokens` comes from the target's codebase index.
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Error;
+use super::{Error, Store};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
@@ -12,18 +17,40 @@ pub async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> 
     if sessions.is_empty() {
         return Ok(());
     }
+    // `calls`: every file tool call of the affected targets with its normalised path; a leading
+    // "./" and the root (plus '/') are dropped, so `/repo/src/a.rs`, `./src/a.rs` and `src/a.rs`
+    // are one file.
     sqlx::query!(
-        r#"INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at)
-           SELECT gen_random_uuid(), s.target_id, c.file_path, count(*)::int, max(c.started_at)
-           FROM session_tool_calls c JOIN harness_sessions s ON s.id = c.session_id
-           WHERE (s.target_id, c.file_path) IN (
-                     SELECT s2.target_id, c2.file_path
-                     FROM session_tool_calls c2 JOIN harness_sessions s2 ON s2.id = c2.session_id
-                     WHERE c2.session_id = ANY($1) AND c2.file_path IS NOT NULL
-                       AND s2.target_id IS NOT NULL)
-           GROUP BY s.target_id, c.file_path
+        r#"WITH affected AS (
+               SELECT DISTINCT s.target_id FROM harness_sessions s
+               WHERE s.id = ANY($1) AND s.target_id IS NOT NULL),
+           calls AS (
+               SELECT s.target_id, c.started_at, c.session_id,
+                      regexp_replace(
+                          CASE WHEN root.path IS NOT NULL
+                                    AND starts_with(c.file_path, rtrim(root.path, '/') || '/')
+                               THEN substr(c.file_path, length(rtrim(root.path, '/')) + 2)
+                               ELSE c.file_path END,
+                          '^(\./)+', '') AS path
+               FROM session_tool_calls c
+               JOIN harness_sessions s ON s.id = c.session_id
+               JOIN affected a ON a.target_id = s.target_id
+               JOIN targets tg ON tg.id = s.target_id
+               CROSS JOIN LATERAL (SELECT COALESCE(tg.root_path, s.attributes->>'claude.cwd')
+                                   AS path) root
+               WHERE c.file_path IS NOT NULL AND c.file_path <> ''),
+           touched AS (
+               SELECT DISTINCT target_id, path FROM calls WHERE session_id = ANY($1))
+           INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at,
+                                        avg_tokens)
+           SELECT gen_random_uuid(), c.target_id, c.path, count(*)::int, max(c.started_at),
+                  (SELECT LEAST(f.tokens, 2147483647)::int FROM codebase_files f
+                   WHERE f.target_id = c.target_id AND f.path = c.path)
+           FROM calls c JOIN touched t USING (target_id, path)
+           GROUP BY c.target_id, c.path
            ON CONFLICT (target_id, file_path) DO UPDATE SET
                access_count = EXCLUDED.access_count,
+               avg_tokens = COALESCE(EXCLUDED.avg_tokens, file_access_log.avg_tokens),
                last_accessed_at = GREATEST(file_access_log.last_accessed_at,
                                            EXCLUDED.last_accessed_at)"#,
         sessions
@@ -31,4 +58,69 @@ pub async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> 
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// One row of the hot-files list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HotFile {
+    pub file_path: String,
+    pub access_count: i32,
+    pub last_accessed_at: Option<DateTime<Utc>>,
+    /// Tokens of the file in the latest index (None: not indexed).
+    pub avg_tokens: Option<i32>,
+    /// In the LRU set (the most accessed files; set by the last plan or by this request).
+    pub is_cached: bool,
+}
+
+impl Store {
+    /// Marks the `size` most accessed files of the target as the LRU set (`is_cached`), and
+    /// every other file as not cached; ties go to the most recently accessed.
+    pub async fn update_lru(&self, target: Uuid, size: i64) -> Result<(), Error> {
+        sqlx::query!(
+            r#"UPDATE file_access_log f SET is_cached = r.rank <= $2
+               FROM (SELECT id, row_number() OVER (ORDER BY access_count DESC,
+                                 last_accessed_at DESC NULLS LAST, file_path) AS rank
+                     FROM file_access_log WHERE target_id = $1) r
+               WHERE f.id = r.id AND f.is_cached IS DISTINCT FROM (r.rank <= $2)"#,
+            target,
+            size
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The target's most accessed files, most first.
+    pub async fn hot_files(&self, target: Uuid, limit: i64) -> Result<Vec<HotFile>, Error> {
+        Ok(sqlx::query_as!(
+            HotFile,
+            r#"SELECT f.file_path, COALESCE(f.access_count, 0) AS "access_count!",
+                      f.last_accessed_at,
+                      COALESCE(LEAST(c.tokens, 2147483647)::int, f.avg_tokens) AS avg_tokens,
+                      COALESCE(f.is_cached, FALSE) AS "is_cached!"
+               FROM file_access_log f
+               LEFT JOIN codebase_files c ON c.target_id = f.target_id AND c.path = f.file_path
+               WHERE f.target_id = $1
+               ORDER BY f.access_count DESC, f.last_accessed_at DESC NULLS LAST, f.file_path
+               LIMIT $2"#,
+            target,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Access counts of every logged file of the target (for the planner).
+    pub async fn access_counts(&self, target: Uuid) -> Result<Vec<(String, i64)>, Error> {
+        Ok(sqlx::query!(
+            r#"SELECT file_path, COALESCE(access_count, 0)::bigint AS "n!"
+               FROM file_access_log WHERE target_id = $1"#,
+            target
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.file_path, r.n))
+        .collect())
+    }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::resolution::{Resolution, resolve_sessions};
-use super::{Error, Store, details, file_access, retries, rollups, test_runs};
+use super::{Error, Store, context, details, file_access, retries, rollups, test_runs};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
 type Key = (Vec<u8>, Vec<u8>);
@@ -126,6 +126,7 @@ impl Store {
         details::apply_reported(&mut tx, &new_sessions).await?;
         details::apply_session_targets(&mut tx, &batch.session_targets).await?;
         details::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
+        context::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
         details::insert_tools(&mut tx, batch, &report, &resolution.tools).await?;
         details::insert_retries(&mut tx, batch, &report, &resolution.retries).await?;
         test_runs::insert(&mut tx, batch, &report, &resolution.test_runs).await?;
@@ -152,6 +153,7 @@ impl Store {
         rollups::recompute_sessions(&mut tx, &touched).await?;
         report.sessions_hit_max_retries = retries::recompute(&mut tx, &touched).await?;
         file_access::recompute(&mut tx, &touched).await?;
+        context::recompute(&mut tx, &touched).await?;
         test_runs::recompute(&mut tx, &tested).await?;
         let targets = test_runs::targets(&mut tx, &tested).await?;
         report.test_run_targets = report

@@ -4,10 +4,11 @@
 pub mod claude_metrics;
 pub mod codebase;
 pub mod codebase_jobs;
+pub mod context;
 mod database;
 mod details;
 mod embedded;
-mod file_access;
+pub mod file_access;
 mod ingest;
 mod resolution;
 pub mod retries;

@@ -1,0 +1,326 @@
+//! Replays a repository's history to measure the planner (`acd-collector eval-context`, run by
+//! `scripts/eval-context`): for each of the last N commits that touch 1–20 source files, the
+//! tree at the parent commit is read from git, a plan is made with the commit message as the
+//! feature, and recall (share of the commit's changed files that existed at the parent and are
+//! in the plan) is compared with three rankings alone at the same budget: BM25, most recently
+//! modified, most accessed ("accessed" = touched by the `window` commits before it).
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::history::{self, Commit};
+use super::plan::{DEFAULT_LRU_SIZE, default_budget, plan};
+use super::{Candidate, Doc, PlanInput, Weights};
+use crate::indexer::count::{estimate_tokens, is_binary};
+
+/// Files larger than this are left out of the replayed index (generated or vendored data).
+const MAX_FILE_BYTES: u64 = 1 << 20;
+const WINDOW: usize = 100;
+const HISTORY: usize = 3000;
+/// How many earlier commits give co-change links (the endpoint uses the same).
+pub const CO_CHANGE_COMMITS: usize = 500;
+pub const RANKINGS: [&str; 4] = ["ours", "bm25", "recent", "hot"];
+
+pub struct EvalArgs<'a> {
+    pub repo: &'a Path,
+    pub commits: usize,
+    pub budget_tokens: Option<u64>,
+    pub rev: &'a str,
+    pub weights: Weights,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EvalResult {
+    pub repo: String,
+    pub commits: usize,
+    pub budget_tokens: u64,
+    pub recall: HashMap<&'static str, f64>,
+    pub precision: HashMap<&'static str, f64>,
+    /// Changed files found per 100K planned file tokens.
+    pub hits_per_100k_tokens: HashMap<&'static str, f64>,
+    pub seconds: f64,
+}
+
+/// A blob's text, token estimate and terms.
+type Blob = Option<(Arc<str>, u64, Arc<Doc>)>;
+
+struct Blobs {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    /// Per blob id: content, tokens and terms (None: binary or not UTF-8).
+    cache: HashMap<String, Blob>,
+}
+
+impl Blobs {
+    fn open(repo: &Path) -> Result<Self, String> {
+        let mut child = Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run git cat-file: {e}"))?;
+        let input = child.stdin.take().ok_or("no stdin")?;
+        let output = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        Ok(Self {
+            child,
+            input,
+            output,
+            cache: HashMap::new(),
+        })
+    }
+
+    fn get(&mut self, oid: &str, path: &str) -> Result<Blob, String> {
+        if let Some(hit) = self.cache.get(oid) {
+            return Ok(hit.clone());
+        }
+        writeln!(self.input, "{oid}").map_err(|e| e.to_string())?;
+        self.input.flush().map_err(|e| e.to_string())?;
+        let mut header = String::new();
+        self.output
+            .read_line(&mut header)
+            .map_err(|e| e.to_string())?;
+        let size: usize = header
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("git cat-file: unexpected {header:?}"))?;
+        let mut body = vec![0; size + 1];
+        self.output
+            .read_exact(&mut body)
+            .map_err(|e| e.to_string())?;
+        body.pop();
+        let entry = if is_binary(&body) {
+            None
+        } else {
+            String::from_utf8(body).ok().map(|text| {
+                let tokens = estimate_tokens(text.chars().count() as u64);
+                let doc = Arc::new(Doc::new(path, &text));
+                (Arc::from(text), tokens, doc)
+            })
+        };
+        self.cache.insert(oid.to_string(), entry.clone());
+        Ok(entry)
+    }
+}
+
+impl Drop for Blobs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (blob id, path) of the files of `rev`'s tree up to [`MAX_FILE_BYTES`].
+fn tree(repo: &Path, rev: &str) -> Result<Vec<(String, String)>, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["ls-tree", "-r", "-l", "-z", rev])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(out
+        .stdout
+        .split(|b| *b == 0)
+        .filter_map(|entry| {
+            let entry = std::str::from_utf8(entry).ok()?;
+            let (meta, path) = entry.split_once('\t')?;
+            let mut m = meta.split_whitespace();
+            let (_mode, kind, oid, size) = (m.next()?, m.next()?, m.next()?, m.next()?);
+            let size: u64 = size.parse().ok()?;
+            (kind == "blob" && size <= MAX_FILE_BYTES).then(|| (oid.to_string(), path.to_string()))
+        })
+        .collect())
+}
+
+/// The commits to replay: the newest `n` whose source changes number 1–20 and include a file
+/// that existed at the parent.
+fn selected(log: &[Commit], n: usize) -> Vec<usize> {
+    log.iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            let source: Vec<_> = c
+                .changes
+                .iter()
+                .filter(|ch| super::is_code(&ch.path))
+                .collect();
+            (1..=20).contains(&source.len()) && source.iter().any(|ch| ch.status != 'A')
+        })
+        .map(|(i, _)| i)
+        .take(n)
+        .collect()
+}
+
+pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, String> {
+    let started = Instant::now();
+    let log = history::log(args.repo, args.rev, HISTORY)?;
+    let picks = selected(&log, args.commits);
+    if picks.is_empty() {
+        return Err("no commit touches 1–20 existing source files".into());
+    }
+    let budget = args.budget_tokens.unwrap_or(default_budget(200_000));
+    let mut blobs = Blobs::open(args.repo)?;
+    let mut recall: HashMap<&str, f64> = HashMap::new();
+    let mut precision: HashMap<&str, f64> = HashMap::new();
+    let mut hits: HashMap<&str, f64> = HashMap::new();
+    let mut tokens: HashMap<&str, f64> = HashMap::new();
+    for (k, &i) in picks.iter().enumerate() {
+        let commit = &log[i];
+        let older = &log[i + 1..];
+        let last = history::last_modified(older);
+        let touched = history::touch_counts(&older[..older.len().min(WINDOW)]);
+        let change_sets = history::change_sets(older, CO_CHANGE_COMMITS);
+        let mut files = Vec::new();
+        for (oid, path) in tree(args.repo, &format!("{}^", commit.id))? {
+            if let Some((content, file_tokens, doc)) = blobs.get(&oid, &path)? {
+                files.push(Candidate {
+                    last_modified: last.get(&path).copied(),
+                    access_count: touched.get(&path).copied().unwrap_or(0),
+                    path,
+                    content,
+                    tokens: file_tokens,
+                    doc,
+                });
+            }
+        }
+        let present: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        let wanted: HashSet<&str> = commit
+            .changes
+            .iter()
+            .filter(|ch| {
+                ch.status != 'A' && super::is_code(&ch.path) && present.contains(ch.path.as_str())
+            })
+            .map(|ch| ch.path.as_str())
+            .collect();
+        let mut line = format!(
+            "[{}/{}] {} ({} files, {} changed)",
+            k + 1,
+            picks.len(),
+            &commit.id[..commit.id.len().min(10)],
+            files.len(),
+            wanted.len()
+        );
+        for (name, weights) in RANKINGS.iter().zip([
+            args.weights,
+            Weights::only_bm25(),
+            Weights::only_recency(),
+            Weights::only_frequency(),
+        ]) {
+            let input = PlanInput {
+                feature: &commit.subject_and_body,
+                budget_tokens: budget,
+                context_window: 200_000,
+                open_files: &[],
+                lru_size: DEFAULT_LRU_SIZE,
+                max_file_tokens: None,
+                weights,
+                change_sets: &change_sets,
+            };
+            let p = plan(&input, &files);
+            let found = p
+                .files
+                .iter()
+                .filter(|f| wanted.contains(f.path.as_str()))
+                .count();
+            let r = found as f64 / wanted.len().max(1) as f64;
+            *recall.entry(name).or_default() += r;
+            *precision.entry(name).or_default() += found as f64 / p.files.len().max(1) as f64;
+            *hits.entry(name).or_default() += found as f64;
+            *tokens.entry(name).or_default() += p.segments.files as f64;
+            line.push_str(&format!(" {name} {found}/{}", wanted.len()));
+        }
+        writeln!(progress, "{line}").ok();
+    }
+    let n = picks.len() as f64;
+    let mean = |m: HashMap<&str, f64>| -> HashMap<&'static str, f64> {
+        RANKINGS
+            .iter()
+            .map(|k| (*k, m.get(k).copied().unwrap_or(0.0) / n))
+            .collect()
+    };
+    let per_100k = RANKINGS
+        .iter()
+        .map(|k| (*k, 100_000.0 * hits[k] / tokens[k].max(1.0)))
+        .collect();
+    Ok(EvalResult {
+        repo: args.repo.display().to_string(),
+        commits: picks.len(),
+        budget_tokens: budget,
+        recall: mean(recall),
+        precision: mean(precision),
+        hits_per_100k_tokens: per_100k,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// `acd-collector eval-context`: progress lines on stderr, a table, then one JSON line.
+pub fn cli(args: &crate::config::EvalContextArgs) -> Result<(), crate::Error> {
+    if args.weights.as_ref().is_some_and(|w| w.len() != 4) {
+        return Err(crate::Error::Config(
+            "--weights takes four numbers: bm25,recency,frequency,links".into(),
+        ));
+    }
+    let result = run(
+        &EvalArgs {
+            repo: &args.repo,
+            commits: args.commits,
+            budget_tokens: args.budget_tokens,
+            rev: &args.rev,
+            weights: match args.weights.as_deref() {
+                Some(&[bm25, recency, frequency, imports]) => Weights {
+                    bm25,
+                    recency,
+                    frequency,
+                    imports,
+                },
+                _ => Weights::default(),
+            },
+        },
+        &mut std::io::stderr(),
+    )
+    .map_err(crate::Error::Config)?;
+    println!(
+        "{} commits, budget {} tokens, {:.1} s",
+        result.commits, result.budget_tokens, result.seconds
+    );
+    println!(
+        "{:<8} {:>7} {:>10} {:>16}",
+        "ranking", "recall", "precision", "hits/100K tok"
+    );
+    for k in RANKINGS {
+        println!(
+            "{:<8} {:>7.3} {:>10.3} {:>16.2}",
+            k, result.recall[k], result.precision[k], result.hits_per_100k_tokens[k]
+        );
+    }
+    let recall: serde_json::Map<String, serde_json::Value> = RANKINGS
+        .iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                serde_json::json!((result.recall[k] * 1000.0).round() / 1000.0),
+            )
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "repo": result.repo,
+            "commits": result.commits,
+            "budget_tokens": result.budget_tokens,
+            "recall": recall,
+        })
+    );
+    Ok(())
+}

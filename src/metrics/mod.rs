@@ -5,6 +5,7 @@
 pub mod claude_code;
 pub mod codebase;
 mod labels;
+pub mod reliability;
 pub mod retries;
 pub mod test_runs;
 pub mod test_state;
@@ -47,6 +48,7 @@ pub struct Metrics {
     pub codebase: codebase::CodebaseMetrics,
     test_runs: test_runs::TestRunMetrics,
     test_state: test_state::TestStateMetrics,
+    pub reliability: reliability::ReliabilityMetrics,
 }
 
 /// Turn latency buckets: model calls take from a fraction of a second to minutes.
@@ -138,6 +140,7 @@ impl Metrics {
         let codebase = codebase::CodebaseMetrics::register(&mut registry);
         let test_runs = test_runs::TestRunMetrics::register(&mut registry);
         let test_state = test_state::TestStateMetrics::register(&mut registry);
+        let reliability = reliability::ReliabilityMetrics::register(&mut registry);
         Self {
             registry,
             models: ModelGuard::default(),
@@ -156,6 +159,7 @@ impl Metrics {
             codebase,
             test_runs,
             test_state,
+            reliability,
         }
     }
 
@@ -230,6 +234,11 @@ impl Metrics {
     pub fn restore_test_state(&self, state: &TargetTestState) {
         self.test_state
             .record(&self.test_runs.targets, state, false);
+    }
+
+    /// The spool's backlog after a request was spooled or replayed.
+    pub fn record_spooled(&self, requests: u64, bytes: u64) {
+        self.reliability.spooled(requests, bytes);
     }
 
     pub fn record_request_failure(&self, reason: RequestFailure) {

@@ -172,6 +172,15 @@ impl GuardArgs {
     }
 }
 
+/// Adds `Authorization: Bearer $ACD_API_TOKEN` to a client request when that variable is set,
+/// so `ingest --endpoint` and `run --endpoint` reach a collector whose API needs the token.
+pub fn with_api_token(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match std::env::var("ACD_API_TOKEN") {
+        Ok(token) if !token.trim().is_empty() => request.bearer_auth(token.trim()),
+        _ => request,
+    }
+}
+
 /// Whether a request's `Authorization: Bearer` (HTTP header or gRPC metadata) matches.
 fn authorized(token: Option<&Token>, request: &Request) -> bool {
     let Some(token) = token else { return true };

@@ -6,7 +6,7 @@ pub mod codebase;
 pub mod codebase_jobs;
 mod database;
 mod details;
-mod embedded;
+pub mod embedded;
 mod file_access;
 mod ingest;
 mod resolution;

@@ -235,3 +235,73 @@ async fn without_configuration_everything_is_open_as_before() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_beyond_the_in_flight_budget_gets_retryable_statuses() {
+    let app = TestApp::spawn_with(guarded(Guard {
+        max_inflight_requests: 3,
+        ..Guard::default()
+    }))
+    .await;
+    // Writes fall behind: a transaction holds the sessions table, so every export waits.
+    let mut blocker = app.db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE harness_sessions IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let body = |n: u32| {
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"{n:032x}","spanId":"{n:016x}",
+            "name":"s","startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000001000000000",
+            "attributes":[{{"key":"gen_ai.operation.name","value":{{"stringValue":"invoke_agent"}}}}]}}]}}]}}]}}"#
+        )
+    };
+    let mut waiting = Vec::new();
+    for n in 1..=3 {
+        let (client, url, body) = (app.http.clone(), format!("{}/v1/traces", app.otlp_http), body(n));
+        waiting.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    // Wait until the three hold the budget (they are blocked on the lock).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for n in 4..=40 {
+        let response = app
+            .http
+            .post(format!("{}/v1/traces", app.otlp_http))
+            .header("content-type", "application/json")
+            .body(body(n))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503, "request {n}");
+        assert_eq!(response.headers()["retry-after"], "5");
+    }
+    assert_eq!(
+        grpc_export(&app, None).await.unwrap_err().code(),
+        tonic::Code::Unavailable
+    );
+    blocker.rollback().await.unwrap();
+    for waiting in waiting {
+        assert_eq!(waiting.await.unwrap(), 200);
+    }
+    assert_eq!(
+        app.metric(
+            "acd_otlp_refused_requests_total",
+            &[("reason", "overloaded")]
+        )
+        .await,
+        38.0
+    );
+    // The budget is free again.
+    assert_eq!(post_traces(&app, None).await.status(), 200);
+    app.shutdown().await;
+}

@@ -258,7 +258,11 @@ async fn a_flood_beyond_the_in_flight_budget_gets_retryable_statuses() {
     };
     let mut waiting = Vec::new();
     for n in 1..=3 {
-        let (client, url, body) = (app.http.clone(), format!("{}/v1/traces", app.otlp_http), body(n));
+        let (client, url, body) = (
+            app.http.clone(),
+            format!("{}/v1/traces", app.otlp_http),
+            body(n),
+        );
         waiting.push(tokio::spawn(async move {
             client
                 .post(url)

@@ -26,6 +26,8 @@ use axum::routing::post;
 
 pub use durable::replay;
 pub use error::Error;
+pub use log_mapping::map_logs;
+pub use metric_mapping::map_metrics_request;
 pub use span_mapping::{map_request, uncached_input};
 
 use crate::config::Limits;

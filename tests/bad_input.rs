@@ -274,3 +274,31 @@ async fn every_invalid_span_is_rejected_with_its_reason_and_the_rest_lands() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_claude_run_with_absurd_durations_is_stored_not_a_500() {
+    // Found by schemathesis: a negative duration overflowed an integer column (500), and by
+    // proptest: a huge negative duration_ms overflowed the clock (panic).
+    let app = TestApp::spawn().await;
+    let run = serde_json::json!({
+        "format": "stream_json", "lines": 1, "blank_lines": 0, "orphan_tool_results": 0,
+        "parse_errors": [], "compactions": [], "retries": [], "tool_calls": [], "tools": [],
+        "turns": [], "skipped": {}, "session_id": "absurd",
+        "result": {"duration_api_ms": -9223372036854775807_i64, "duration_ms": -8208471194495277_i64,
+                   "errors": [], "is_error": false, "line": 0, "model_usage": {}, "raw": {},
+                   "subtype": "success"}
+    });
+    let response = app
+        .http
+        .post(format!(
+            "{}/api/db/ingest/claude-run?ended_at=2025-01-01T00:00:00Z",
+            app.api
+        ))
+        .json(&run)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    assert_eq!(session_status(&app, "absurd").await.0, 200);
+    app.shutdown().await;
+}

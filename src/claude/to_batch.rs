@@ -294,8 +294,9 @@ fn reported(run: &ParsedRun, prices: &PriceTable) -> Option<ReportedTotals> {
     Some(ReportedTotals {
         computed_cost_usd: r.usage.as_ref().and_then(|u| result_cost(run, u, prices)),
         cost_usd: r.total_cost_usd,
-        duration_ms: r.duration_ms,
-        duration_api_ms: r.duration_api_ms,
+        // Negative durations are corrupt input, not figures to store.
+        duration_ms: r.duration_ms.filter(|d| *d >= 0),
+        duration_api_ms: r.duration_api_ms.filter(|d| *d >= 0),
         num_turns: r.num_turns.and_then(|n| i32::try_from(n).ok()),
         usage: r.usage.as_ref().map(token_usage),
         aggregate_only: aggregate_only(run),

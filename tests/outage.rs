@@ -72,7 +72,7 @@ async fn an_outage_longer_than_exporters_retry_loses_nothing_acknowledged() {
             loop {
                 sent += 1;
                 let span = spans::session(u128::from(sent), sent, &format!("s{sent}"), (0, 10));
-                let exporter = if sent % 2 == 0 { &http } else { &grpc };
+                let exporter = if sent.is_multiple_of(2) { &http } else { &grpc };
                 match exporter.export(vec![span]).await {
                     Ok(()) => acknowledged.fetch_add(1, Ordering::SeqCst),
                     Err(_) => failed.fetch_add(1, Ordering::SeqCst),

@@ -84,12 +84,18 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         tracing::warn!("test gauges not restored from the database: {err}");
     }
     let spool = match &settings.spool {
-        Some(s) => {
-            let spool = crate::spool::Spool::open(&s.dir, s.max_bytes)
-                .map_err(|e| Error::Config(e.to_string()))?;
-            metrics.record_spooled(spool.len(), spool.used_bytes());
-            Some(Arc::new(spool))
-        }
+        Some(s) => match crate::spool::Spool::open(&s.dir, s.max_bytes) {
+            Ok(spool) => {
+                metrics.record_spooled(spool.len(), spool.used_bytes());
+                Some(Arc::new(spool))
+            }
+            // Another collector in the same directory owns it: run, but answer outages with 503.
+            Err(err @ crate::spool::Error::Locked(_)) => {
+                tracing::warn!("{err}; running without a spool (set --spool-dir)");
+                None
+            }
+            Err(err) => return Err(Error::Config(err.to_string())),
+        },
         None => None,
     };
     let ingest = Ingest {

@@ -47,6 +47,8 @@ pub enum Error {
     Io { path: PathBuf, source: io::Error },
     #[error("spool file {0} is not a spooled OTLP request")]
     Corrupt(PathBuf),
+    #[error("the spool {0} is in use by another collector")]
+    Locked(PathBuf),
 }
 
 /// A spooled request, in replay order.
@@ -67,6 +69,9 @@ pub struct Spool {
     next: AtomicU64,
     /// Serialises the size check with the reservation, so concurrent appends cannot overshoot.
     reserve: Mutex<()>,
+    /// Holds an exclusive `flock` on `.lock` for the process's lifetime (released by the kernel
+    /// even on SIGKILL): two collectors must never replay the same files.
+    _lock: File,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -81,6 +86,7 @@ impl Spool {
     /// what is waiting for replay.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, Error> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let lock = lock(dir)?;
         let spool = Self {
             dir: dir.to_path_buf(),
             max_bytes,
@@ -88,6 +94,7 @@ impl Spool {
             files: AtomicU64::new(0),
             next: AtomicU64::new(1),
             reserve: Mutex::new(()),
+            _lock: lock,
         };
         for entry in fs::read_dir(dir).map_err(io_err(dir))? {
             let path = entry.map_err(io_err(dir))?.path();
@@ -224,6 +231,22 @@ impl Spool {
     }
 }
 
+fn lock(dir: &Path) -> Result<File, Error> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    // SAFETY: flock on a file descriptor we own; no memory is passed.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(Error::Locked(dir.to_path_buf()));
+    }
+    Ok(file)
+}
+
 fn write_durably(dir: &Path, sequence: u64, kind: Kind, request: &[u8]) -> Result<(), Error> {
     let name = format!("{sequence:020}");
     let tmp = dir.join(format!("{name}.tmp"));
@@ -285,5 +308,12 @@ mod tests {
         spool.quarantine(&pending[0]).unwrap();
         assert!(dir.path().join("failed").read_dir().unwrap().count() == 1);
         assert_eq!(spool.len(), 1);
+        // A second collector on the same directory is refused while this one runs.
+        assert!(matches!(
+            Spool::open(dir.path(), 100),
+            Err(Error::Locked(_))
+        ));
+        drop(spool);
+        Spool::open(dir.path(), 100).unwrap();
     }
 }

@@ -25,6 +25,20 @@ fn outage() -> Duration {
     Duration::from_secs(seconds)
 }
 
+/// Requests waiting in a spool directory.
+fn spooled(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "otlp")
+        })
+        .count()
+}
+
 async fn sessions_stored(store: &Store) -> i64 {
     sqlx::query_scalar::<_, i64>("SELECT count(*) FROM harness_sessions")
         .fetch_one(store.pool())
@@ -94,7 +108,10 @@ async fn an_outage_longer_than_exporters_retry_loses_nothing_acknowledged() {
         during >= 2,
         "requests are acknowledged from the spool during the outage"
     );
-    assert!(std::fs::read_dir(spool_dir.path()).unwrap().count() > 0);
+    assert!(
+        spooled(spool_dir.path()) > 0,
+        "the outage's requests are in the spool"
+    );
     cluster.restart().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.notify_one();
@@ -119,17 +136,11 @@ async fn an_outage_longer_than_exporters_retry_loses_nothing_acknowledged() {
             .await
             .unwrap();
     assert_eq!(distinct as usize, sent, "no duplicates");
-    let left = std::fs::read_dir(spool_dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "otlp")
-        })
-        .count();
-    assert_eq!(left, 0, "replayed requests are deleted");
+    assert_eq!(
+        spooled(spool_dir.path()),
+        0,
+        "replayed requests are deleted"
+    );
     app.shutdown().await.unwrap();
 }
 

@@ -1,6 +1,7 @@
 //! The real `acd-collector serve` binary under signals, on a private PostgreSQL cluster:
 //! SIGKILL mid-load while PostgreSQL is down loses nothing acknowledged (the spool replays after
-//! the restart); SIGTERM finishes the request in flight, then exits 0 within the grace period.
+//! the restart); SIGTERM finishes the request in flight (its body still arriving), then exits 0 within the
+//! grace period.
 
 mod common;
 
@@ -84,6 +85,20 @@ async fn send(client: &reqwest::Client, url: &str, n: u32) -> Result<u16, reqwes
         .map(|r| r.status().as_u16())
 }
 
+/// Requests waiting in a spool directory.
+fn spooled(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "otlp")
+        })
+        .count()
+}
+
 async fn stored(cluster: &Cluster, ids: &[u32]) -> usize {
     let Ok(mut conn) = sqlx::PgConnection::connect_with(&cluster.options).await else {
         return 0;
@@ -129,7 +144,7 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
     };
     // Kill once a few requests were spooled, while the load is still running.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_dir(spool.path()).unwrap().count() < 5 {
+    while spooled(spool.path()) < 5 {
         assert!(Instant::now() < deadline, "nothing was spooled");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -156,20 +171,36 @@ async fn sigkill_mid_load_loses_nothing_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_request_in_flight_and_exits_zero_in_time() {
-    let mut cluster = Cluster::start().await;
+    let cluster = Cluster::start().await;
     let spool = tempfile::tempdir().unwrap();
     let mut collector = Collector::start(&cluster, spool.path()).await;
-    cluster.stop().await;
-    // With PostgreSQL down the request takes seconds (the pool's acquire time-out, then the
-    // spool): SIGTERM arrives while it is in flight.
-    let in_flight = {
-        let url = collector.http.clone();
-        tokio::spawn(async move { send(&reqwest::Client::new(), &url, 1).await })
-    };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A request whose body arrives slowly (raw HTTP/1.1): SIGTERM comes while it is in flight.
+    let addr = collector
+        .http
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1/traces")
+        .to_string();
+    let body = session_json(1);
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let asked = Instant::now();
     collector.signal("TERM");
-    assert_eq!(in_flight.await.unwrap().unwrap(), 200, "answered, not cut");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "answered, not cut: {response}"
+    );
     let status = loop {
         if let Some(status) = collector.child.try_wait().unwrap() {
             break status;
@@ -181,18 +212,8 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_zero_in_time() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status}");
-    // The acknowledged request is in the spool for the next start.
-    let spooled = std::fs::read_dir(spool.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "otlp")
-        })
-        .count();
-    assert_eq!(spooled, 1);
+    // The request in flight was stored before the exit.
+    assert_eq!(stored(&cluster, &[1]).await, 1);
     let refused = reqwest::get(format!("{}/healthz", collector.api)).await;
     assert!(refused.is_err(), "stopped accepting");
 }

@@ -206,7 +206,9 @@ pub struct OtlpGate {
 }
 
 impl OtlpGate {
-    fn refuse(&self, reason: RefusalReason, message: &str) -> Response {
+    /// A refusal in the request's protocol: gRPC status, or over HTTP a `google.rpc.Status` in
+    /// the request's format (protobuf or JSON), as the OTLP specification asks.
+    fn refuse(&self, protobuf: bool, reason: RefusalReason, message: &str) -> Response {
         self.metrics.reliability.refused(reason);
         let (status, grpc) = match reason {
             RefusalReason::unauthorized => (
@@ -221,7 +223,21 @@ impl OtlpGate {
         if self.grpc {
             return grpc.into_http::<axum::body::Body>().into_response();
         }
-        error_response(status, message)
+        let mut response = error_response(status, message);
+        if protobuf {
+            let rpc = crate::otlp::http_body::RpcStatus {
+                code: grpc.code() as i32,
+                message: message.to_string(),
+            };
+            let headers = response.headers().clone();
+            response = crate::otlp::http_body::Format::Protobuf.reply(status, &rpc);
+            for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+                if let Some(value) = headers.get(&name) {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+        }
+        response
     }
 }
 
@@ -243,12 +259,21 @@ fn error_response(status: StatusCode, message: &str) -> Response {
 }
 
 async fn otlp_guard(State(gate): State<OtlpGate>, request: Request, next: Next) -> Response {
+    let protobuf = matches!(
+        crate::otlp::http_body::Format::from_headers(request.headers()),
+        Ok(crate::otlp::http_body::Format::Protobuf)
+    );
     if !authorized(gate.token.as_ref(), &request) {
-        return gate.refuse(RefusalReason::unauthorized, "missing or wrong bearer token");
+        return gate.refuse(
+            protobuf,
+            RefusalReason::unauthorized,
+            "missing or wrong bearer token",
+        );
     }
     // Taken before the body is read: memory is bounded by in-flight requests × body limits.
     let Ok(_permit) = gate.inflight.clone().try_acquire_owned() else {
         return gate.refuse(
+            protobuf,
             RefusalReason::overloaded,
             "too many OTLP requests in flight, retry later",
         );
@@ -257,6 +282,7 @@ async fn otlp_guard(State(gate): State<OtlpGate>, request: Request, next: Next) 
         Ok(response) => response,
         // The handler is dropped: an open transaction rolls back, nothing was acknowledged.
         Err(_) => gate.refuse(
+            protobuf,
             RefusalReason::overloaded,
             "the request timed out, retry later",
         ),

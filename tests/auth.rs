@@ -83,6 +83,23 @@ async fn ingest_needs_the_ingest_token_over_http_and_grpc() {
     // The API token is not the ingest token.
     assert_eq!(post_traces(&app, Some(API)).await.status(), 401);
     assert_eq!(post_traces(&app, Some(INGEST)).await.status(), 200);
+    // A protobuf request gets its refusal as a protobuf google.rpc.Status.
+    let protobuf = app
+        .http
+        .post(format!("{}/v1/traces", app.otlp_http))
+        .header("content-type", "application/x-protobuf")
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(protobuf.status(), 401);
+    assert_eq!(protobuf.headers()["content-type"], "application/x-protobuf");
+    assert_eq!(protobuf.headers()["www-authenticate"], "Bearer");
+    let status = <acd_collector::otlp::http_body::RpcStatus as prost::Message>::decode(
+        protobuf.bytes().await.unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status.code, tonic::Code::Unauthenticated as i32);
 
     assert_eq!(
         grpc_export(&app, None).await.unwrap_err().code(),
@@ -126,7 +143,7 @@ async fn ingest_needs_the_ingest_token_over_http_and_grpc() {
             &[("reason", "unauthorized")]
         )
         .await,
-        5.0,
+        6.0,
         "/metrics is open by default, and counts the refusals"
     );
     app.shutdown().await;

@@ -3,8 +3,11 @@
 //! sending steadily over HTTP and gRPC: with the spool, every request is acknowledged and
 //! sent = stored, no duplicates; without it, the outage is answered with the retryable status.
 //! `ACD_OUTAGE_SECONDS` sets the outage (default 60, longer than any exporter retries).
+//! The binary under SIGKILL and SIGTERM: outage/signals.rs (one test binary, one link).
 
 mod common;
+#[path = "outage/signals.rs"]
+mod signals;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

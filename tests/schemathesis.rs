@@ -2,7 +2,7 @@
 //! venv, `scripts/python-venv`): coverage, fuzzing and stateful phases against the real server and
 //! PostgreSQL, with sessions, turns, tools and retries already stored so that ids resolve. It fails
 //! on any 5xx, any undocumented status code, and any response that does not match its schema.
-//! `ACD_SCHEMATHESIS_SECONDS` bounds the run (default 90).
+//! `ACD_SCHEMATHESIS_SECONDS` bounds the run (default 60).
 //!
 //! Not fuzzed: target registration and reindex. They read the collector host's filesystem by
 //! design (a registered root is walked), so random paths such as `/` would index the CI machine;
@@ -40,7 +40,7 @@ async fn every_rest_endpoint_survives_schemathesis() {
     let seconds: u64 = std::env::var("ACD_SCHEMATHESIS_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(90);
+        .unwrap_or(60);
     let workdir = tempfile::tempdir().unwrap();
     let mut command = Command::new(st);
     command

@@ -3,12 +3,10 @@
 //! the restart); SIGTERM finishes the request in flight (its body still arriving), then exits 0 within the
 //! grace period.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cluster::Cluster;
+use crate::common::cluster::Cluster;
 use sqlx::Connection;
 
 struct Collector {

@@ -64,7 +64,7 @@ impl Ingest {
             err,
             Error::Unavailable(_) | Error::Overloaded(_) | Error::Internal(_)
         ) {
-            tracing::warn!(error = %err, "OTLP export not acknowledged");
+            tracing::warn!(error = %err, "OTLP export not stored");
         }
         err
     }

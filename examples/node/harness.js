@@ -157,6 +157,17 @@ async function runSession(tracer, scenario, sessionId) {
       'gen_ai.usage.cache_creation.input_tokens': answer.usage.cache_creation_tokens,
       'gen_ai.response.time_to_first_chunk': answer.timeToFirstChunkS,
     });
+    // Optional: how the prompt filled the context window (segments in tokens, and the model's
+    // window), as the acd.context.* attributes.
+    if (turn.context) {
+      chat.setAttributes({
+        'acd.context.system_tokens': turn.context.system_tokens,
+        'acd.context.feature_tokens': turn.context.feature_tokens,
+        'acd.context.file_tokens': turn.context.file_tokens,
+        'acd.context.conversation_tokens': turn.context.conversation_tokens,
+        'acd.context.limit': turn.context.limit,
+      });
+    }
     chat.end();
 
     // The tools the answer asked for run after the call: children of its span (that is how the

@@ -151,6 +151,19 @@ def run_session(tracer, scenario, session_id):
                 "gen_ai.response.time_to_first_chunk": ttft_s,
             }
         )
+        # Optional: how the prompt filled the context window (segments in tokens, and the
+        # model's window), as the acd.context.* attributes.
+        context = turn.get("context")
+        if context:
+            chat.set_attributes(
+                {
+                    "acd.context.system_tokens": context["system_tokens"],
+                    "acd.context.feature_tokens": context["feature_tokens"],
+                    "acd.context.file_tokens": context["file_tokens"],
+                    "acd.context.conversation_tokens": context["conversation_tokens"],
+                    "acd.context.limit": context["limit"],
+                }
+            )
         chat.end()
 
         # The tools the answer asked for run after the call: children of its span (that is how

@@ -1,6 +1,8 @@
 //! Operational endpoints: liveness, readiness (the database answers), Prometheus metrics, and the
 //! JSON answers for unknown routes and methods.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -24,8 +26,18 @@ pub async fn readyz(State(state): State<ApiState>) -> Response {
     }
 }
 
+/// How long the scrape-time database probe may take: well under Prometheus' scrape timeout, so a
+/// hung database shows as `acd_database_up 0` rather than as a failed scrape (collector down).
+const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// OpenMetrics when the scraper asks for it (Prometheus does), else Prometheus text 0.0.4.
+/// Each scrape first probes the database, so `acd_database_up` is as fresh as the scrape.
 pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    let up = matches!(
+        tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.store.ping()).await,
+        Ok(Ok(()))
+    );
+    state.metrics.set_database_up(up);
     let wants_openmetrics = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

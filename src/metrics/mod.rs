@@ -5,6 +5,7 @@
 pub mod claude_code;
 pub mod codebase;
 mod labels;
+pub mod ops;
 pub mod reliability;
 pub mod retries;
 pub mod test_runs;
@@ -49,6 +50,7 @@ pub struct Metrics {
     test_runs: test_runs::TestRunMetrics,
     test_state: test_state::TestStateMetrics,
     pub reliability: reliability::ReliabilityMetrics,
+    ops: ops::OpsMetrics,
 }
 
 /// Turn latency buckets: model calls take from a fraction of a second to minutes.
@@ -109,7 +111,7 @@ impl Metrics {
             "Time from request to the first streamed token",
             time_to_first_token.clone(),
         );
-        let sessions = Family::default();
+        let sessions: Family<SessionLabels, Counter> = Family::default();
         registry.register(
             "acd_sessions",
             "Finished sessions by status",
@@ -130,17 +132,33 @@ impl Metrics {
             "OTLP records received (spans, acd.retry span events, Claude Code log events), by outcome",
             spans_received.clone(),
         );
-        let request_failures = Family::default();
+        let request_failures: Family<RequestFailureLabels, Counter> = Family::default();
         registry.register(
             "acd_otlp_request_failures",
             "OTLP export requests answered with an error, by reason",
             request_failures.clone(),
         );
+        // Series that alert rules take increase() of exist from the start at 0: a series born
+        // at 1 would hide its first event from increase() and rate().
+        for reason in [
+            RequestFailure::unavailable,
+            RequestFailure::invalid,
+            RequestFailure::too_large,
+            RequestFailure::internal,
+        ] {
+            request_failures
+                .get_or_create(&RequestFailureLabels { reason })
+                .inc_by(0);
+        }
+        for status in [SessionStatusLabel::completed, SessionStatusLabel::failed] {
+            sessions.get_or_create(&SessionLabels { status }).inc_by(0);
+        }
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
         let codebase = codebase::CodebaseMetrics::register(&mut registry);
         let test_runs = test_runs::TestRunMetrics::register(&mut registry);
         let test_state = test_state::TestStateMetrics::register(&mut registry);
         let reliability = reliability::ReliabilityMetrics::register(&mut registry);
+        let ops = ops::OpsMetrics::register(&mut registry);
         Self {
             registry,
             models: ModelGuard::default(),
@@ -160,6 +178,7 @@ impl Metrics {
             test_runs,
             test_state,
             reliability,
+            ops,
         }
     }
 
@@ -207,6 +226,7 @@ impl Metrics {
         }
         self.retries.record(&self.models, batch, report);
         self.test_runs.record(batch, report);
+        self.ops.record(batch, report);
         for session in report.new_sessions.iter().map(|&i| &batch.sessions[i]) {
             let status = match session.status {
                 SessionStatus::Completed => SessionStatusLabel::completed,
@@ -239,6 +259,11 @@ impl Metrics {
     /// The spool's backlog after a request was spooled or replayed.
     pub fn record_spooled(&self, requests: u64, bytes: u64) {
         self.reliability.spooled(requests, bytes);
+    }
+
+    /// The database probe made at each scrape (`acd_database_up`).
+    pub fn set_database_up(&self, up: bool) {
+        self.ops.set_database_up(up);
     }
 
     pub fn record_request_failure(&self, reason: RequestFailure) {

@@ -79,12 +79,18 @@ impl RetryMetrics {
             "Failed model calls that were retried or gave up, by reason and original model",
             retries.clone(),
         );
-        let outcomes = Family::default();
+        let outcomes: Family<RetryOutcomeLabels, Counter> = Family::default();
         registry.register(
             "acd_retry_outcomes",
             "Retries whose next attempt succeeded, and retries after which the budget ran out",
             outcomes.clone(),
         );
+        // From 0, so the first exhausted retry shows in increase() (the retry-success alert).
+        for outcome in [RetryOutcome::succeeded, RetryOutcome::exhausted] {
+            outcomes
+                .get_or_create(&RetryOutcomeLabels { outcome })
+                .inc_by(0);
+        }
         let fallbacks = Family::default();
         registry.register(
             "acd_model_fallbacks",

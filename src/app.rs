@@ -87,6 +87,7 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         Some(s) => match crate::spool::Spool::open(&s.dir, s.max_bytes) {
             Ok(spool) => {
                 metrics.record_spooled(spool.len(), spool.used_bytes());
+                metrics.reliability.spool_limit(s.max_bytes);
                 Some(Arc::new(spool))
             }
             // Another collector in the same directory owns it: run, but answer outages with 503.

@@ -1,4 +1,5 @@
-//! Reliability metrics: the spool's backlog (`acd_spool_requests`, `acd_spool_bytes`) and OTLP
+//! Reliability metrics: the spool's backlog (`acd_spool_requests`, `acd_spool_bytes`, and its
+//! limit `acd_spool_limit_bytes`) and OTLP
 //! requests refused by back-pressure or authentication (`acd_otlp_refused_requests_total`).
 //! No labels beyond a fixed reason, so cardinality is constant.
 
@@ -27,6 +28,7 @@ pub struct RefusalLabels {
 pub struct ReliabilityMetrics {
     spool_requests: Gauge,
     spool_bytes: Gauge<i64, std::sync::atomic::AtomicI64>,
+    spool_limit_bytes: Gauge<i64, std::sync::atomic::AtomicI64>,
     refused: Family<RefusalLabels, Counter<u64, AtomicU64>>,
 }
 
@@ -44,6 +46,12 @@ impl ReliabilityMetrics {
             "Bytes of OTLP requests waiting in the local spool",
             spool_bytes.clone(),
         );
+        let spool_limit_bytes = Gauge::default();
+        registry.register(
+            "acd_spool_limit_bytes",
+            "Largest size of the spool (--spool-max-bytes); 0 when there is no spool",
+            spool_limit_bytes.clone(),
+        );
         let refused = Family::default();
         registry.register(
             "acd_otlp_refused_requests",
@@ -53,6 +61,7 @@ impl ReliabilityMetrics {
         Self {
             spool_requests,
             spool_bytes,
+            spool_limit_bytes,
             refused,
         }
     }
@@ -61,6 +70,11 @@ impl ReliabilityMetrics {
         self.spool_requests
             .set(i64::try_from(requests).unwrap_or(i64::MAX));
         self.spool_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    pub fn spool_limit(&self, bytes: u64) {
+        self.spool_limit_bytes
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 

@@ -144,6 +144,7 @@ impl Metrics {
             RequestFailure::unavailable,
             RequestFailure::invalid,
             RequestFailure::too_large,
+            RequestFailure::overloaded,
             RequestFailure::internal,
         ] {
             request_failures

@@ -52,7 +52,11 @@ impl ReliabilityMetrics {
             "Largest size of the spool (--spool-max-bytes); 0 when there is no spool",
             spool_limit_bytes.clone(),
         );
-        let refused = Family::default();
+        let refused: Family<RefusalLabels, Counter<u64, AtomicU64>> = Family::default();
+        // Exported at 0 from the start, so alert rules and dashboards always find the series.
+        for reason in [RefusalReason::overloaded, RefusalReason::unauthorized] {
+            refused.get_or_create(&RefusalLabels { reason }).inc_by(0);
+        }
         registry.register(
             "acd_otlp_refused_requests",
             "OTLP requests refused before decoding, by reason",

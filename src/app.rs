@@ -29,6 +29,17 @@ pub struct Settings {
     /// How long shutdown waits for in-flight requests and idle client connections (exporters
     /// keep gRPC connections open forever) before closing them.
     pub shutdown_grace: Duration,
+    /// Tokens, read-only switch, time-out, back-pressure and CORS.
+    pub guard: crate::guard::Guard,
+    /// The durable spool for outages; `None` answers 503 instead.
+    pub spool: Option<SpoolSettings>,
+}
+
+/// Where the spool lives and how large it may grow.
+#[derive(Debug, Clone)]
+pub struct SpoolSettings {
+    pub dir: std::path::PathBuf,
+    pub max_bytes: u64,
 }
 
 impl Settings {
@@ -43,6 +54,8 @@ impl Settings {
             prices: PriceTable::shipped_default(),
             test_analysis: TestAnalysis::default(),
             shutdown_grace: Duration::from_secs(2),
+            guard: crate::guard::Guard::default(),
+            spool: None,
         }
     }
 }
@@ -70,12 +83,30 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     if let Err(err) = restore_test_gauges(&store, &metrics, &settings.test_analysis).await {
         tracing::warn!("test gauges not restored from the database: {err}");
     }
+    let spool = match &settings.spool {
+        Some(s) => match crate::spool::Spool::open(&s.dir, s.max_bytes) {
+            Ok(spool) => {
+                metrics.record_spooled(spool.len(), spool.used_bytes());
+                metrics.reliability.spool_limit(s.max_bytes);
+                Some(Arc::new(spool))
+            }
+            // Another collector in the same directory owns it: run, but answer outages with 503.
+            Err(err @ crate::spool::Error::Locked(_)) => {
+                tracing::warn!("{err}; running without a spool (set --spool-dir)");
+                None
+            }
+            Err(err) => return Err(Error::Config(err.to_string())),
+        },
+        None => None,
+    };
     let ingest = Ingest {
         store: store.clone(),
         metrics: metrics.clone(),
         prices: Arc::new(settings.prices.clone()),
         limits: settings.limits,
         test_analysis: settings.test_analysis,
+        spool: spool.clone(),
+        replay_wake: Arc::new(tokio::sync::Notify::new()),
     };
     let grpc = bind(settings.otlp_grpc).await?;
     let http = bind(settings.otlp_http).await?;
@@ -89,7 +120,14 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     };
     let mut tasks = JoinSet::new();
 
-    let grpc_routes = otlp::grpc_routes(ingest.clone());
+    let (otlp_http, grpc_routes) = settings.guard.otlp(
+        otlp::http_router(ingest.clone()),
+        otlp::grpc_routes(ingest.clone()),
+        metrics.clone(),
+    );
+    if let Some(spool) = spool {
+        tasks.spawn(otlp::replay(ingest.clone(), spool, signal.clone()));
+    }
     let rx = signal.clone();
     tasks.spawn(async move {
         tonic::transport::Server::builder()
@@ -102,7 +140,6 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
             .map_err(|e| format!("OTLP/gRPC server: {e}"))
     });
     let rx = signal.clone();
-    let otlp_http = otlp::http_router(ingest);
     tasks.spawn(async move {
         axum::serve(http, otlp_http)
             .with_graceful_shutdown(stopped(rx))
@@ -118,14 +155,14 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     };
     tasks.spawn(worker.run(signal.clone()));
     let rx = signal.clone();
-    let rest_router = api::router(api::ApiState {
+    let rest_router = settings.guard.rest(api::router(api::ApiState {
         store,
         metrics: metrics.clone(),
         prices: Arc::new(settings.prices.clone()),
         max_body_bytes: settings.limits.max_body_bytes,
         index_jobs,
         test_analysis: settings.test_analysis,
-    });
+    }));
     tasks.spawn(async move {
         axum::serve(rest, rest_router)
             .with_graceful_shutdown(stopped(rx))
@@ -203,6 +240,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         Some(path) => PriceTable::load(path).map_err(|e| Error::Config(e.to_string()))?,
         None => PriceTable::shipped_default(),
     };
+    let guard = args.guard.resolve().map_err(Error::Config)?;
+    let spool = (args.guard.spool_max_bytes > 0).then(|| SpoolSettings {
+        dir: args.guard.spool_dir.clone(),
+        max_bytes: args.guard.spool_max_bytes,
+    });
     let database = open_database(&args.database).await?;
     migrate_with_retry(&database.store).await?;
     let settings = Settings {
@@ -213,6 +255,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         prices,
         test_analysis: args.test_analysis,
         shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+        guard,
+        spool,
     };
     let app = spawn(settings, database.store.clone()).await?;
     tracing::info!(

@@ -118,6 +118,8 @@ pub struct ServeArgs {
     pub limits: Limits,
     #[command(flatten)]
     pub test_analysis: TestAnalysis,
+    #[command(flatten)]
+    pub guard: crate::guard::GuardArgs,
     /// Seconds shutdown waits for in-flight requests before closing connections.
     #[arg(long, env = "ACD_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,

@@ -20,6 +20,7 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&GuardResponses),
     info(
         title = "acd-collector REST API",
         description = "Metrics of autonomous coding harness sessions"
@@ -124,6 +125,53 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
     ))
 )]
 pub struct ApiDoc;
+
+/// What the guard ([`crate::guard`]) may answer on any operation, documented once: the optional
+/// bearer token (401), the read-only switch on mutating operations (403) and the time-out (408).
+struct GuardResponses;
+
+impl utoipa::Modify for GuardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+                .into()
+        };
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let reads = item.get.iter_mut().map(|op| (op, false));
+            let writes = item.post.iter_mut().map(|op| (op, true));
+            for (operation, mutating) in reads.chain(writes) {
+                let responses = &mut operation.responses.responses;
+                responses.entry("401".into()).or_insert_with(|| {
+                    error("Missing or wrong bearer token (when an API token is configured)")
+                });
+                responses
+                    .entry("408".into())
+                    .or_insert_with(|| error("The request took longer than the time-out"));
+                if mutating {
+                    responses.entry("403".into()).or_insert_with(|| {
+                        error("Mutating endpoints are turned off (--read-only)")
+                    });
+                }
+            }
+        }
+    }
+}
 
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

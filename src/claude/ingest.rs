@@ -148,8 +148,7 @@ impl Sink {
                     url: url.clone(),
                     message: e.to_string(),
                 };
-                let response = client
-                    .post(&query)
+                let response = crate::guard::with_api_token(client.post(&query))
                     .json(run)
                     .send()
                     .await

@@ -174,16 +174,21 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
 /// Start and end: the run's own times, else `fallback` as the end and the result line's
 /// duration before it.
 fn session_times(run: &ParsedRun, fallback: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    // A negative or absurd duration (hostile or corrupt input) must not overflow the clock.
+    const MAX_MS: i64 = 366 * 24 * 3_600_000;
     let duration = run
         .result
         .as_ref()
         .and_then(|r| r.duration_ms)
-        .map_or(Duration::zero(), Duration::milliseconds);
+        .map_or(Duration::zero(), |ms| {
+            Duration::milliseconds(ms.clamp(0, MAX_MS))
+        });
+    let before = |end: DateTime<Utc>| end.checked_sub_signed(duration).unwrap_or(end);
     match (run.started_at, run.ended_at) {
         (Some(start), Some(end)) => (start, end.max(start)),
-        (Some(start), None) => (start, start + duration),
-        (None, Some(end)) => (end - duration, end),
-        (None, None) => (fallback - duration, fallback),
+        (Some(start), None) => (start, start.checked_add_signed(duration).unwrap_or(start)),
+        (None, Some(end)) => (before(end), end),
+        (None, None) => (before(fallback), fallback),
     }
 }
 
@@ -301,8 +306,9 @@ fn reported(run: &ParsedRun, prices: &PriceTable) -> Option<ReportedTotals> {
     Some(ReportedTotals {
         computed_cost_usd: r.usage.as_ref().and_then(|u| result_cost(run, u, prices)),
         cost_usd: r.total_cost_usd,
-        duration_ms: r.duration_ms,
-        duration_api_ms: r.duration_api_ms,
+        // Negative durations are corrupt input, not figures to store.
+        duration_ms: r.duration_ms.filter(|d| *d >= 0),
+        duration_api_ms: r.duration_api_ms.filter(|d| *d >= 0),
         num_turns: r.num_turns.and_then(|n| i32::try_from(n).ok()),
         usage: r.usage.as_ref().map(token_usage),
         aggregate_only: aggregate_only(run),

@@ -75,6 +75,8 @@ pub enum RequestFailure {
     invalid,
     /// Body over the size limit.
     too_large,
+    /// The spool is full: answered with the retryable status.
+    overloaded,
     internal,
 }
 

@@ -7,6 +7,7 @@ pub mod codebase;
 pub mod context;
 mod labels;
 pub mod ops;
+pub mod reliability;
 pub mod retries;
 pub mod test_runs;
 pub mod test_state;
@@ -50,6 +51,7 @@ pub struct Metrics {
     pub codebase: codebase::CodebaseMetrics,
     test_runs: test_runs::TestRunMetrics,
     test_state: test_state::TestStateMetrics,
+    pub reliability: reliability::ReliabilityMetrics,
     ops: ops::OpsMetrics,
 }
 
@@ -144,6 +146,7 @@ impl Metrics {
             RequestFailure::unavailable,
             RequestFailure::invalid,
             RequestFailure::too_large,
+            RequestFailure::overloaded,
             RequestFailure::internal,
         ] {
             request_failures
@@ -158,6 +161,7 @@ impl Metrics {
         let context = context::ContextMetrics::register(&mut registry);
         let test_runs = test_runs::TestRunMetrics::register(&mut registry);
         let test_state = test_state::TestStateMetrics::register(&mut registry);
+        let reliability = reliability::ReliabilityMetrics::register(&mut registry);
         let ops = ops::OpsMetrics::register(&mut registry);
         Self {
             registry,
@@ -178,6 +182,7 @@ impl Metrics {
             codebase,
             test_runs,
             test_state,
+            reliability,
             ops,
         }
     }
@@ -255,6 +260,11 @@ impl Metrics {
     pub fn restore_test_state(&self, state: &TargetTestState) {
         self.test_state
             .record(&self.test_runs.targets, state, false);
+    }
+
+    /// The spool's backlog after a request was spooled or replayed.
+    pub fn record_spooled(&self, requests: u64, bytes: u64) {
+        self.reliability.spooled(requests, bytes);
     }
 
     /// The database probe made at each scrape (`acd_database_up`).

@@ -19,6 +19,9 @@ pub enum Error {
     TooLarge { limit: usize, after: &'static str },
     #[error("the database is unavailable, retry later: {0}")]
     Unavailable(String),
+    /// Writes fall behind (the spool is full): retryable, like an outage.
+    #[error("the collector is overloaded, retry later: {0}")]
+    Overloaded(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -32,7 +35,7 @@ impl Error {
                 S::UNSUPPORTED_MEDIA_TYPE
             }
             Error::TooLarge { .. } => S::PAYLOAD_TOO_LARGE,
-            Error::Unavailable(_) => S::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::Overloaded(_) => S::SERVICE_UNAVAILABLE,
             Error::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -45,7 +48,7 @@ impl Error {
             | Error::UnsupportedEncoding(_) => tonic::Status::invalid_argument(message),
             // Not RESOURCE_EXHAUSTED: exporters retry that, and the same body would fail again.
             Error::TooLarge { .. } => tonic::Status::invalid_argument(message),
-            Error::Unavailable(_) => tonic::Status::unavailable(message),
+            Error::Unavailable(_) | Error::Overloaded(_) => tonic::Status::unavailable(message),
             Error::Internal(_) => tonic::Status::internal(message),
         }
     }
@@ -57,6 +60,7 @@ impl Error {
             | Error::UnsupportedEncoding(_) => RequestFailure::invalid,
             Error::TooLarge { .. } => RequestFailure::too_large,
             Error::Unavailable(_) => RequestFailure::unavailable,
+            Error::Overloaded(_) => RequestFailure::overloaded,
             Error::Internal(_) => RequestFailure::internal,
         }
     }

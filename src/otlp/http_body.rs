@@ -94,7 +94,7 @@ impl Format {
             )
                 .into_response(),
         };
-        if matches!(err, Error::Unavailable(_)) {
+        if matches!(err, Error::Unavailable(_) | Error::Overloaded(_)) {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),

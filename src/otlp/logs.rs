@@ -14,8 +14,8 @@ use super::{Accepted, Error, Ingest};
 
 impl Ingest {
     /// The shared path of both transports: map, store in one transaction, then count.
-    pub async fn export_logs(&self, request: ExportLogsServiceRequest) -> Result<Accepted, Error> {
-        let batch = super::log_mapping::map_logs(&request, &self.prices);
+    pub async fn export_logs(&self, request: &ExportLogsServiceRequest) -> Result<Accepted, Error> {
+        let batch = super::log_mapping::map_logs(request, &self.prices);
         let report = self
             .store
             .write_spans(&batch)
@@ -44,9 +44,17 @@ pub struct LogsSignal;
 impl Signal for LogsSignal {
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
+    const SPOOL_KIND: crate::spool::Kind = crate::spool::Kind::Logs;
 
-    async fn export(ingest: &Ingest, request: ExportLogsServiceRequest) -> Result<Accepted, Error> {
+    async fn export(
+        ingest: &Ingest,
+        request: &ExportLogsServiceRequest,
+    ) -> Result<Accepted, Error> {
         ingest.export_logs(request).await
+    }
+
+    fn sanitize(request: &mut Self::Request) {
+        super::sanitize::logs(request);
     }
 
     fn response(accepted: Accepted) -> ExportLogsServiceResponse {
@@ -67,7 +75,7 @@ impl LogsService for GrpcLogs {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        match self.0.export_logs(request.into_inner()).await {
+        match self.0.accept::<LogsSignal>(request.into_inner()).await {
             Ok(accepted) => Ok(tonic::Response::new(LogsSignal::response(accepted))),
             Err(err) => Err(err.grpc_status()),
         }

@@ -18,9 +18,9 @@ impl Ingest {
     /// The shared path of both transports: map, store in one transaction, then count.
     pub async fn export_metrics(
         &self,
-        request: ExportMetricsServiceRequest,
+        request: &ExportMetricsServiceRequest,
     ) -> Result<Accepted, Error> {
-        let batch = map_metrics_request(&request);
+        let batch = map_metrics_request(request);
         let report = self
             .store
             .write_metric_points(&batch)
@@ -39,12 +39,17 @@ pub struct MetricsSignal;
 impl Signal for MetricsSignal {
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
+    const SPOOL_KIND: crate::spool::Kind = crate::spool::Kind::Metrics;
 
     async fn export(
         ingest: &Ingest,
-        request: ExportMetricsServiceRequest,
+        request: &ExportMetricsServiceRequest,
     ) -> Result<Accepted, Error> {
         ingest.export_metrics(request).await
+    }
+
+    fn sanitize(request: &mut Self::Request) {
+        super::sanitize::metrics(request);
     }
 
     fn response(accepted: Accepted) -> ExportMetricsServiceResponse {
@@ -65,7 +70,7 @@ impl MetricsService for GrpcMetrics {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        match self.0.export_metrics(request.into_inner()).await {
+        match self.0.accept::<MetricsSignal>(request.into_inner()).await {
             Ok(accepted) => Ok(tonic::Response::new(MetricsSignal::response(accepted))),
             Err(err) => Err(err.grpc_status()),
         }

@@ -5,6 +5,7 @@
 
 mod attributes;
 mod claude_code;
+mod durable;
 mod error;
 pub mod http_body;
 mod log_mapping;
@@ -12,6 +13,7 @@ mod logs;
 mod metric_mapping;
 mod metrics;
 mod retry_events;
+mod sanitize;
 mod signal;
 mod span_mapping;
 mod test_run_spans;
@@ -22,7 +24,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::post;
 
+pub use durable::replay;
 pub use error::Error;
+pub use log_mapping::map_logs;
+pub use metric_mapping::map_metrics_request;
 pub use span_mapping::{map_request, uncached_input};
 
 use crate::config::Limits;
@@ -39,6 +44,10 @@ pub struct Ingest {
     pub limits: Limits,
     /// Rules of the test gauges refreshed after a batch with test runs commits.
     pub test_analysis: crate::config::TestAnalysis,
+    /// Where requests go while PostgreSQL is unreachable; `None` answers 503 instead.
+    pub spool: Option<Arc<crate::spool::Spool>>,
+    /// Rung when a request is spooled, so replay starts at once.
+    pub replay_wake: Arc<tokio::sync::Notify>,
 }
 
 /// How a request that was accepted went: spans refused inside it, for OTLP partial success.
@@ -51,8 +60,11 @@ pub struct Accepted {
 impl Ingest {
     fn failed(&self, err: Error) -> Error {
         self.metrics.record_request_failure(err.failure_reason());
-        if matches!(err, Error::Unavailable(_) | Error::Internal(_)) {
-            tracing::warn!(error = %err, "OTLP export not acknowledged");
+        if matches!(
+            err,
+            Error::Unavailable(_) | Error::Overloaded(_) | Error::Internal(_)
+        ) {
+            tracing::warn!(error = %err, "OTLP export not stored");
         }
         err
     }

@@ -15,14 +15,19 @@ use super::http_body::{self, Format};
 use super::{Accepted, Error, Ingest};
 
 pub trait Signal {
-    type Request: prost::Message + Default + DeserializeOwned + Send;
+    type Request: prost::Message + Default + DeserializeOwned + Send + Sync;
     type Response: prost::Message + Serialize;
+    /// How the signal's requests are marked in the spool.
+    const SPOOL_KIND: crate::spool::Kind;
 
     /// Map, store in one transaction, then count.
     fn export(
         ingest: &Ingest,
-        request: Self::Request,
+        request: &Self::Request,
     ) -> impl Future<Output = Result<Accepted, Error>> + Send;
+
+    /// Replaces what PostgreSQL cannot store (see [`super::sanitize`]).
+    fn sanitize(request: &mut Self::Request);
 
     /// The export response; partial success is left unset on full success, as the specification
     /// asks.
@@ -54,7 +59,7 @@ pub async fn http_export<S: Signal>(
             .await
             .map_err(|e| ingest.failed(e))?;
         let request: S::Request = format.decode(&bytes).map_err(|e| ingest.failed(e))?;
-        S::export(&ingest, request).await
+        ingest.accept::<S>(request).await
     }
     .await;
     match result {

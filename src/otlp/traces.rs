@@ -15,9 +15,9 @@ impl Ingest {
     /// The shared path of both transports: map, store in one transaction, then count.
     pub async fn export_traces(
         &self,
-        request: ExportTraceServiceRequest,
+        request: &ExportTraceServiceRequest,
     ) -> Result<Accepted, Error> {
-        let batch = super::map_request(&request, &self.prices);
+        let batch = super::map_request(request, &self.prices);
         let report = self
             .store
             .write_spans(&batch)
@@ -46,12 +46,17 @@ pub struct TracesSignal;
 impl Signal for TracesSignal {
     type Request = ExportTraceServiceRequest;
     type Response = ExportTraceServiceResponse;
+    const SPOOL_KIND: crate::spool::Kind = crate::spool::Kind::Traces;
 
     async fn export(
         ingest: &Ingest,
-        request: ExportTraceServiceRequest,
+        request: &ExportTraceServiceRequest,
     ) -> Result<Accepted, Error> {
         ingest.export_traces(request).await
+    }
+
+    fn sanitize(request: &mut Self::Request) {
+        super::sanitize::traces(request);
     }
 
     fn response(accepted: Accepted) -> ExportTraceServiceResponse {
@@ -72,7 +77,7 @@ impl TraceService for GrpcTraces {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        match self.0.export_traces(request.into_inner()).await {
+        match self.0.accept::<TracesSignal>(request.into_inner()).await {
             Ok(accepted) => Ok(tonic::Response::new(TracesSignal::response(accepted))),
             Err(err) => Err(err.grpc_status()),
         }

@@ -7,7 +7,7 @@ pub mod codebase_jobs;
 pub mod context;
 mod database;
 mod details;
-mod embedded;
+pub mod embedded;
 pub mod file_access;
 mod ingest;
 mod resolution;

@@ -94,7 +94,7 @@ pub struct TurnRow {
     pub reported_cost_usd: Option<f64>,
     /// ok | error
     pub status: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<Object>)]
     pub tool_calls: serde_json::Value,
 }
 

@@ -115,8 +115,7 @@ async fn send(
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .map_err(failed)?;
-    let response = client
-        .post(url)
+    let response = crate::guard::with_api_token(client.post(url))
         .header(
             reqwest::header::CONTENT_TYPE,
             if format == ReportFormat::Junit {

@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 pub mod claude_metrics;
+pub mod cluster;
 pub mod codebase_tree;
 pub mod process;
 pub mod scenario;

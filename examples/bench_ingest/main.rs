@@ -7,8 +7,6 @@
 mod copy;
 mod workload;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
@@ -87,53 +85,57 @@ async fn main() -> anyhow::Result<()> {
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_nanos() as u64;
     let week_ns = 7 * 86_400 * 1_000_000_000;
+    // Each exporter is one harness with its own sessions, one after another, batched as its
+    // batch span processor would: consecutive batches of one exporter share a session, batches
+    // of different exporters do not (as with several harnesses in production).
     let mut rng = workload::Rng::new(42);
+    let mut streams: Vec<Vec<Span>> = vec![Vec::new(); args.concurrency];
     let mut spans = Vec::new();
     let mut sessions = 0;
     while spans.len() < args.spans {
         let start = now_ns - week_ns + rng.next() % (week_ns - 86_400 * 1_000_000_000);
-        spans.extend(workload::session(&mut rng, sessions, start));
+        let session = workload::session(&mut rng, sessions, start);
+        streams[sessions as usize % args.concurrency].extend(session.iter().cloned());
+        spans.extend(session);
         sessions += 1;
     }
-    let batches: Arc<Vec<Vec<u8>>> = Arc::new(spans.chunks(args.batch).map(request).collect());
+    let queues: Vec<Vec<Vec<u8>>> = streams
+        .iter()
+        .map(|stream| stream.chunks(args.batch).map(request).collect())
+        .collect();
+    let batch_count: usize = queues.iter().map(Vec::len).sum();
     eprintln!(
-        "workload: {} spans in {sessions} sessions, {} batches of {}",
+        "workload: {} spans in {sessions} sessions, {batch_count} batches of up to {} from {} \
+         exporters",
         spans.len(),
-        batches.len(),
-        args.batch
+        args.batch,
+        args.concurrency
     );
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()?;
     let url = format!("{}/v1/traces", args.endpoint.trim_end_matches('/'));
-    let next = Arc::new(AtomicUsize::new(0));
     let clock = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
-        let (http, url, next, batches) = (http.clone(), url.clone(), next.clone(), batches.clone());
+    for queue in queues {
+        let (http, url) = (http.clone(), url.clone());
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = batches.get(i) else {
-                    return Ok::<_, anyhow::Error>(latencies);
-                };
+            for (i, body) in queue.into_iter().enumerate() {
                 let sent = Instant::now();
                 let response = http
                     .post(&url)
                     .header("content-type", "application/x-protobuf")
-                    .body(body.clone())
+                    .body(body)
                     .send()
                     .await?;
                 let status = response.status();
                 let text = response.bytes().await?;
                 anyhow::ensure!(status.is_success(), "batch {i}: HTTP {status}: {text:?}");
                 latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-                if i % 50 == 0 {
-                    eprintln!("  sent {} of {} batches", i + 1, batches.len());
-                }
             }
+            Ok::<_, anyhow::Error>(latencies)
         }));
     }
     let mut latencies = Vec::new();

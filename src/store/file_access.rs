@@ -1,6 +1,9 @@
-//! `file_access_log`: how often each file of a target was touched by a tool call. Recomputed per
-//! (target, path) from `session_tool_calls` for the paths a batch touched, so a retried batch or
-//! a session whose target becomes known late gives the same counts.
+//! `file_access_log`: how often each file of a target was touched by a tool call. Each tool call
+//! is added once, when its session has a target (a tool call that arrives before its session's
+//! target is known is added when it becomes known), and marked `access_counted`. Increments
+//! rather than a recount: the cost stays proportional to the batch as history grows, and two
+//! replicas adding to one path at once both land (the row lock orders them).
+//! A session whose target later changes keeps its earlier counts under the first target.
 
 use uuid::Uuid;
 
@@ -13,17 +16,21 @@ pub async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> 
         return Ok(());
     }
     sqlx::query!(
-        r#"INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at)
-           SELECT gen_random_uuid(), s.target_id, c.file_path, count(*)::int, max(c.started_at)
-           FROM session_tool_calls c JOIN harness_sessions s ON s.id = c.session_id
-           WHERE (s.target_id, c.file_path) IN (
-                     SELECT s2.target_id, c2.file_path
-                     FROM session_tool_calls c2 JOIN harness_sessions s2 ON s2.id = c2.session_id
-                     WHERE c2.session_id = ANY($1) AND c2.file_path IS NOT NULL
-                       AND s2.target_id IS NOT NULL)
-           GROUP BY s.target_id, c.file_path
+        r#"WITH newly AS (
+               UPDATE session_tool_calls c SET access_counted = TRUE
+               FROM harness_sessions s
+               WHERE c.session_id = ANY($1) AND s.id = c.session_id
+                 AND s.target_id IS NOT NULL AND c.file_path IS NOT NULL
+                 AND NOT c.access_counted
+               RETURNING s.target_id, c.file_path, c.started_at)
+           INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at)
+           SELECT gen_random_uuid(), target_id, file_path, count(*)::int, max(started_at)
+           FROM newly
+           GROUP BY target_id, file_path
+           -- Sorted, so that two batches adding to the same paths lock them in one order.
+           ORDER BY target_id, file_path
            ON CONFLICT (target_id, file_path) DO UPDATE SET
-               access_count = EXCLUDED.access_count,
+               access_count = file_access_log.access_count + EXCLUDED.access_count,
                last_accessed_at = GREATEST(file_access_log.last_accessed_at,
                                            EXCLUDED.last_accessed_at)"#,
         sessions

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::resolution::{Resolution, resolve_sessions};
+use super::resolution::{Resolution, lock_traces, resolve_sessions};
 use super::{Error, Store, details, file_access, retries, rollups, test_runs};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
@@ -27,6 +27,7 @@ impl Store {
             return Ok(report);
         }
         let mut tx = self.pool.begin().await?;
+        lock_traces(&mut tx, batch).await?;
         let resolution = resolve_sessions(&mut tx, batch).await?;
 
         // 1. The ledger decides which spans are new.

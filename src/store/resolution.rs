@@ -86,3 +86,39 @@ pub(super) async fn resolve_sessions(
         traces,
     })
 }
+
+/// Serialises batches that share a trace or a session, so that two replicas (or two requests of
+/// one) never resolve the same trace at once: each would miss the other's uncommitted session
+/// span or orphan, and the orphan would stay unattached. Transaction-scoped advisory locks, taken
+/// in key order so batches never deadlock; keys are the first 8 bytes of the (random) trace and
+/// session ids.
+pub(super) async fn lock_traces(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<(), Error> {
+    let prefix = |bytes: &[u8]| {
+        let mut key = [0u8; 8];
+        let n = bytes.len().min(8);
+        key[..n].copy_from_slice(&bytes[..n]);
+        i64::from_be_bytes(key)
+    };
+    let keys = batch
+        .sessions
+        .iter()
+        .map(|s| (&s.key, Some(s.id)))
+        .chain(batch.turns.iter().map(|t| (&t.key, t.session_id)))
+        .chain(batch.tools.iter().map(|t| (&t.key, t.session_id)))
+        .chain(batch.retries.iter().map(|r| (&r.key, r.session_id)))
+        .chain(batch.test_runs.iter().map(|r| (&r.key, r.session_id)))
+        .flat_map(|(k, session)| {
+            [Some(prefix(&k.trace_id)), session.map(|s| prefix(s.as_bytes()))]
+        })
+        .flatten()
+        .collect::<std::collections::BTreeSet<i64>>();
+    let keys: Vec<i64> = keys.into_iter().collect();
+    // unnest yields the array in order, and the locks are taken row by row as it does.
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k",
+        &keys
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(())
+}

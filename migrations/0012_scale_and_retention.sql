@@ -8,3 +8,9 @@ ALTER TABLE session_tool_calls ADD COLUMN access_counted BOOLEAN NOT NULL DEFAUL
 UPDATE session_tool_calls c SET access_counted = TRUE
 FROM harness_sessions s
 WHERE s.id = c.session_id AND s.target_id IS NOT NULL AND c.file_path IS NOT NULL;
+-- The calls still to count (their session had no target yet): few, found without a scan.
+CREATE INDEX idx_tool_calls_uncounted ON session_tool_calls(session_id)
+    WHERE NOT access_counted AND file_path IS NOT NULL;
+-- Tool calls without a parent span (Claude Code's tool_result events), matched to turns by time.
+CREATE INDEX idx_tool_calls_unparented ON session_tool_calls(session_id)
+    WHERE parent_span_id IS NULL;

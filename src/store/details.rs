@@ -115,10 +115,31 @@ pub async fn insert_tools(
         .map(|&i| (&batch.tools[i], sessions[i]))
         .collect();
     sqlx::query!(
-        r#"INSERT INTO session_tool_calls (id, session_id, trace_id, span_id, parent_span_id,
-               tool_name, file_path, started_at, duration_ms, status, attributes)
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[],
-               $6::text[], $7::text[], $8::timestamptz[], $9::int[], $10::text[], $11::jsonb[])"#,
+        // A call whose session already has a target is added to file_access_log here, in the
+        // same statement (see super::file_access); the others when the target becomes known.
+        r#"WITH inserted AS (
+               INSERT INTO session_tool_calls (id, session_id, trace_id, span_id, parent_span_id,
+                   tool_name, file_path, started_at, duration_ms, status, attributes,
+                   access_counted)
+               SELECT u.*, (u.file_path IS NOT NULL AND s.target_id IS NOT NULL)
+               FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[],
+                   $6::text[], $7::text[], $8::timestamptz[], $9::int[], $10::text[],
+                   $11::jsonb[])
+                 AS u(id, session_id, trace_id, span_id, parent_span_id, tool_name, file_path,
+                      started_at, duration_ms, status, attributes)
+               LEFT JOIN harness_sessions s ON s.id = u.session_id
+               RETURNING session_id, file_path, started_at, access_counted)
+           INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at)
+           SELECT gen_random_uuid(), s.target_id, i.file_path, count(*)::int, max(i.started_at)
+           FROM inserted i JOIN harness_sessions s ON s.id = i.session_id
+           WHERE i.access_counted
+           GROUP BY s.target_id, i.file_path
+           -- Sorted, so that two batches adding to the same paths lock them in one order.
+           ORDER BY s.target_id, i.file_path
+           ON CONFLICT (target_id, file_path) DO UPDATE SET
+               access_count = file_access_log.access_count + EXCLUDED.access_count,
+               last_accessed_at = GREATEST(file_access_log.last_accessed_at,
+                                           EXCLUDED.last_accessed_at)"#,
         &tools
             .iter()
             .map(|(t, _)| t.key.row_id())

@@ -1,6 +1,7 @@
 //! `file_access_log`: how often each file of a target was touched by a tool call. Each tool call
-//! is added once, when its session has a target (a tool call that arrives before its session's
-//! target is known is added when it becomes known), and marked `access_counted`. Increments
+//! is added once, when its session has a target, and marked `access_counted`: at insert
+//! ([`super::details::insert_tools`]) when the target is known then, else here once it is (a
+//! partial index finds the calls not counted yet). Increments
 //! rather than a recount: the cost stays proportional to the batch as history grows, and two
 //! replicas adding to one path at once both land (the row lock orders them).
 //! A session whose target later changes keeps its earlier counts under the first target.

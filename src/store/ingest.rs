@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::resolution::{Resolution, lock_traces, resolve_sessions};
+use super::resolution::{Resolution, attach_orphans, lock_traces, resolve_sessions};
 use super::{Error, Store, details, file_access, retries, rollups, test_runs};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
@@ -141,7 +141,9 @@ impl Store {
                 .iter()
                 .filter_map(|&i| resolution.retries[i]),
         );
-        touched.extend(attach_orphans(&mut tx, &resolution.traces).await?);
+        let (attached_sessions, attached_traces) =
+            attach_orphans(&mut tx, &resolution.traces).await?;
+        touched.extend(attached_sessions);
         let mut tested: Vec<Uuid> = report
             .new_test_runs
             .iter()
@@ -150,7 +152,8 @@ impl Store {
         tested.extend(test_runs::attach_orphans(&mut tx, &resolution.traces).await?);
         touched.extend(tested.iter().copied());
         let touched: Vec<Uuid> = touched.into_iter().collect();
-        rollups::recompute_sessions(&mut tx, &touched).await?;
+        let changed = rollups::ChangedTurns::of(batch, &report, attached_traces);
+        rollups::recompute_sessions(&mut tx, &touched, &changed).await?;
         report.sessions_hit_max_retries = retries::recompute(&mut tx, &touched).await?;
         file_access::recompute(&mut tx, &touched).await?;
         test_runs::recompute(&mut tx, &tested).await?;
@@ -326,57 +329,4 @@ async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Result
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Gives stored turns and tools of these traces that had no session their session now.
-async fn attach_orphans(
-    tx: &mut Tx<'_>,
-    traces: &HashMap<Vec<u8>, Uuid>,
-) -> Result<Vec<Uuid>, Error> {
-    let (trace_ids, session_ids): (Vec<Vec<u8>>, Vec<Uuid>) =
-        traces.iter().map(|(t, s)| (t.clone(), *s)).unzip();
-    let mut touched = sqlx::query_scalar!(
-        r#"UPDATE session_turns t SET session_id = m.session_id
-           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-           WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
-           RETURNING t.session_id AS "session_id!""#,
-        &trace_ids,
-        &session_ids,
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    touched.extend(
-        sqlx::query_scalar!(
-            r#"UPDATE session_tool_calls t SET session_id = m.session_id
-               FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-               WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
-               RETURNING t.session_id AS "session_id!""#,
-            &trace_ids,
-            &session_ids,
-        )
-        .fetch_all(&mut **tx)
-        .await?,
-    );
-    touched.extend(
-        sqlx::query_scalar!(
-            r#"UPDATE session_retries r SET session_id = m.session_id
-               FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-               WHERE r.trace_id = m.trace_id AND r.session_id IS NULL
-               RETURNING r.session_id AS "session_id!""#,
-            &trace_ids,
-            &session_ids,
-        )
-        .fetch_all(&mut **tx)
-        .await?,
-    );
-    sqlx::query!(
-        r#"UPDATE otlp_spans o SET session_id = m.session_id
-           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-           WHERE o.trace_id = m.trace_id AND o.session_id IS NULL"#,
-        &trace_ids,
-        &session_ids,
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(touched)
 }

@@ -122,3 +122,66 @@ pub(super) async fn lock_traces(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<()
     .await?;
     Ok(())
 }
+
+/// Gives stored turns and tools of these traces that had no session their session now.
+/// Returns the sessions that gained rows, and the traces whose turns or tools were attached (their
+/// turns' `tool_calls` must be rebuilt).
+pub(super) async fn attach_orphans(
+    tx: &mut Tx<'_>,
+    traces: &HashMap<Vec<u8>, Uuid>,
+) -> Result<(Vec<Uuid>, Vec<Vec<u8>>), Error> {
+    let (trace_ids, session_ids): (Vec<Vec<u8>>, Vec<Uuid>) =
+        traces.iter().map(|(t, s)| (t.clone(), *s)).unzip();
+    let mut touched = Vec::new();
+    let mut attached = HashSet::new();
+    for row in sqlx::query!(
+        r#"UPDATE session_turns t SET session_id = m.session_id
+           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+           WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
+           RETURNING t.session_id AS "session_id!", t.trace_id"#,
+        &trace_ids,
+        &session_ids,
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        touched.push(row.session_id);
+        attached.insert(row.trace_id);
+    }
+    for row in sqlx::query!(
+        r#"UPDATE session_tool_calls t SET session_id = m.session_id
+           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+           WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
+           RETURNING t.session_id AS "session_id!", t.trace_id"#,
+        &trace_ids,
+        &session_ids,
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        touched.push(row.session_id);
+        attached.insert(row.trace_id);
+    }
+    touched.extend(
+        sqlx::query_scalar!(
+            r#"UPDATE session_retries r SET session_id = m.session_id
+               FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+               WHERE r.trace_id = m.trace_id AND r.session_id IS NULL
+               RETURNING r.session_id AS "session_id!""#,
+            &trace_ids,
+            &session_ids,
+        )
+        .fetch_all(&mut **tx)
+        .await?,
+    );
+    sqlx::query!(
+        r#"UPDATE otlp_spans o SET session_id = m.session_id
+           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+           WHERE o.trace_id = m.trace_id AND o.session_id IS NULL"#,
+        &trace_ids,
+        &session_ids,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok((touched, attached.into_iter().collect()))
+}

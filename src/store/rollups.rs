@@ -7,10 +7,46 @@
 use uuid::Uuid;
 
 use super::Error;
+use crate::domain::{IngestReport, SpanBatch};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
-pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
+/// The turns whose `tool_calls` a batch can change: parents of its new tool calls, its new turns
+/// (their tools may have come first), and every turn of traces whose orphans it attached. Only
+/// these are rebuilt, so the cost follows the batch rather than the size of its sessions.
+pub struct ChangedTurns {
+    trace_ids: Vec<Vec<u8>>,
+    span_ids: Vec<Vec<u8>>,
+    attached_traces: Vec<Vec<u8>>,
+}
+
+impl ChangedTurns {
+    pub fn of(batch: &SpanBatch, report: &IngestReport, attached_traces: Vec<Vec<u8>>) -> Self {
+        let mut keys = std::collections::HashSet::new();
+        for &i in &report.new_tools {
+            let tool = &batch.tools[i];
+            if let Some(parent) = &tool.parent_span_id {
+                keys.insert((&tool.key.trace_id, parent));
+            }
+        }
+        for &i in &report.new_turns {
+            let turn = &batch.turns[i];
+            keys.insert((&turn.key.trace_id, &turn.key.span_id));
+        }
+        let (trace_ids, span_ids) = keys.into_iter().map(|(t, s)| (t.clone(), s.clone())).unzip();
+        Self {
+            trace_ids,
+            span_ids,
+            attached_traces,
+        }
+    }
+}
+
+pub async fn recompute_sessions(
+    tx: &mut Tx<'_>,
+    sessions: &[Uuid],
+    changed: &ChangedTurns,
+) -> Result<(), Error> {
     if sessions.is_empty() {
         return Ok(());
     }
@@ -35,10 +71,16 @@ pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<()
                             'status', c.status) ORDER BY c.started_at, c.span_id) AS calls
                  FROM session_tool_calls c
                  WHERE c.session_id = ANY($1) AND c.parent_span_id IS NOT NULL
+                   AND ((c.trace_id, c.parent_span_id) IN
+                            (SELECT * FROM UNNEST($2::bytea[], $3::bytea[]))
+                        OR c.trace_id = ANY($4))
                  GROUP BY c.trace_id, c.parent_span_id) agg
            WHERE t.trace_id = agg.trace_id AND t.span_id = agg.parent_span_id
              AND t.tool_calls IS DISTINCT FROM agg.calls"#,
-        sessions
+        sessions,
+        &changed.trace_ids,
+        &changed.span_ids,
+        &changed.attached_traces,
     )
     .execute(&mut **tx)
     .await?;

@@ -206,12 +206,56 @@ fn strip_write_times(v: &mut Value) {
     }
 }
 
+/// Where two JSON documents differ: one line per differing leaf (the first 20).
+fn diff(got: &Value, want: &Value, path: &str, out: &mut Vec<String>) {
+    if out.len() >= 20 {
+        return;
+    }
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            for key in g.keys().chain(w.keys()).collect::<std::collections::BTreeSet<_>>() {
+                let (g, w) = (g.get(key), w.get(key));
+                diff(g.unwrap_or(&Value::Null), w.unwrap_or(&Value::Null), &format!("{path}/{key}"), out);
+            }
+        }
+        (Value::Array(g), Value::Array(w)) if g.len() == w.len() => {
+            for (i, (g, w)) in g.iter().zip(w).enumerate() {
+                diff(g, w, &format!("{path}[{i}]"), out);
+            }
+        }
+        // Float sums depend on the order rows are read in.
+        (Value::Number(g), Value::Number(w))
+            if g.is_f64() || w.is_f64() => {
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            if (g - w).abs() > 1e-9 * g.abs().max(w.abs()).max(1.0) {
+                out.push(format!("{path}: {g} instead of {w}"));
+            }
+        }
+        _ if got != want => out.push(format!("{path}: {got} instead of {want}")),
+        _ => {}
+    }
+}
+
 /// Counter and histogram samples, by name and sorted labels; gauges apart.
 fn counters(scrape: &prometheus_parse::Scrape) -> std::collections::BTreeMap<String, f64> {
     use prometheus_parse::Value as V;
     let mut out = std::collections::BTreeMap::new();
     for s in &scrape.samples {
-        let mut labels: Vec<_> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // acd_test_regressions_total counts the regressions each process has seen (a session
+        // once per process, transient ones included), so it depends on arrival order and on the
+        // number of replicas; docs/scaling.md says so. Not one of the summable counters.
+        if s.metric == "acd_test_regressions_total" {
+            continue;
+        }
+        // A test run that commits before its session's target is known is counted under
+        // target="none" (src/metrics/test_runs.rs): which label depends on arrival order with one
+        // replica as with two, so acd_tests_total is compared summed over targets.
+        let mut labels: Vec<_> = s
+            .labels
+            .iter()
+            .filter(|(k, _)| !(s.metric == "acd_tests_total" && *k == "target"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         labels.sort();
         let key = |suffix: &str| format!("{}{suffix}{{{}}}", s.metric, labels.join(","));
         match &s.value {
@@ -247,6 +291,15 @@ fn add(
     a
 }
 
+/// Sends in batches of 1–6 spans, one after another, as one exporter would.
+async fn send(replica: &Replica, spans: Vec<SpanData>, mut rng: Rng) {
+    let mut spans = spans.into_iter().peekable();
+    while spans.peek().is_some() {
+        let size = 1 + rng.below(6);
+        replica.export(spans.by_ref().take(size).collect()).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_on_one_database_answer_and_count_like_one() {
     let spans = workload();
@@ -276,29 +329,33 @@ async fn two_replicas_on_one_database_answer_and_count_like_one() {
     }
     let db = TestDb::new().await;
     let (a, b) = tokio::join!(Replica::start(&db), Replica::start(&db));
-    let send = |replica: &Replica, spans: Vec<SpanData>, rng: &mut Rng| {
-        let mut batches = Vec::new();
-        let mut spans = spans.into_iter().peekable();
-        while spans.peek().is_some() {
-            let size = 1 + rng.below(6);
-            batches.push(spans.by_ref().take(size).collect::<Vec<_>>());
-        }
-        async move {
-            for batch in batches {
-                replica.export(batch).await;
-            }
-        }
-    };
     let (a_spans, b_spans) = (to_a.len(), to_b.len());
-    tokio::join!(send(&a, to_a, &mut Rng(seed ^ 1)), send(&b, to_b, &mut Rng(seed ^ 2)));
+    tokio::join!(
+        send(&a, to_a, Rng(seed ^ 1)),
+        send(&b, to_b, Rng(seed ^ 2))
+    );
 
     let context = format!("seed {seed}: {a_spans} spans to replica A, {b_spans} to B");
     // Either replica answers for the whole database.
-    assert_eq!(rest_view(&a).await, expected_rest, "replica A, {context}");
-    assert_eq!(rest_view(&b).await, expected_rest, "replica B, {context}");
+    for (name, replica) in [("A", &a), ("B", &b)] {
+        let mut differences = Vec::new();
+        diff(&rest_view(replica).await, &expected_rest, "", &mut differences);
+        assert!(
+            differences.is_empty(),
+            "replica {name} differs from a single replica ({context}):\n{}",
+            differences.join("\n")
+        );
+    }
 
     let summed = add(counters(&a.scrape().await), counters(&b.scrape().await));
-    assert_eq!(summed, expected_counters, "summed counters, {context}");
+    let keys: std::collections::BTreeSet<&String> =
+        summed.keys().chain(expected_counters.keys()).collect();
+    let wrong: Vec<String> = keys
+        .into_iter()
+        .filter(|k| summed.get(*k) != expected_counters.get(*k))
+        .map(|k| format!("{k}: {:?} summed, {:?} single", summed.get(k), expected_counters.get(k)))
+        .collect();
+    assert!(wrong.is_empty(), "summed counters differ ({context}):\n{}", wrong.join("\n"));
     // And the single replica's counters are the workload's own figures.
     let turns = (SESSIONS as u64 * TURNS) as f64;
     let count = |name: &str| -> f64 {

@@ -23,16 +23,31 @@ pub async fn insert_turns(
         turns.iter().map(|(t, _)| f(t)).collect::<Vec<i32>>()
     };
     sqlx::query!(
+        // tool_calls from the calls already stored (those of this batch are inserted first), so
+        // a turn is written once; later calls are added by super::rollups.
         r#"INSERT INTO session_turns (id, session_id, turn_number, turn_number_inferred, started_at,
                finished_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
                reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
                response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
-               status, attributes, cache_write_1h_tokens, reported_cost_usd)
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::timestamptz[],
+               status, attributes, cache_write_1h_tokens, reported_cost_usd, tool_calls)
+           SELECT u.*,
+                  (SELECT jsonb_agg(jsonb_build_object(
+                              'name', c.tool_name, 'file_path', c.file_path,
+                              'started_at', c.started_at, 'duration_ms', c.duration_ms,
+                              'status', c.status) ORDER BY c.started_at, c.span_id)
+                   FROM session_tool_calls c
+                   WHERE c.trace_id = u.trace_id AND c.parent_span_id = u.span_id
+                     AND c.session_id = u.session_id)
+           FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::timestamptz[],
                $6::timestamptz[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],
                $12::bytea[], $13::bytea[], $14::bytea[], $15::text[], $16::text[], $17::text[],
                $18::int[], $19::int[], $20::float8[], $21::int[], $22::text[], $23::jsonb[],
-               $24::int[], $25::float8[])"#,
+               $24::int[], $25::float8[])
+             AS u(id, session_id, turn_number, turn_number_inferred, started_at, finished_at,
+                  input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                  reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
+                  response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
+                  status, attributes, cache_write_1h_tokens, reported_cost_usd)"#,
         &turns
             .iter()
             .map(|(t, _)| t.key.row_id())

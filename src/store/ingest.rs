@@ -126,8 +126,9 @@ impl Store {
         upsert_sessions(&mut tx, &new_sessions).await?;
         details::apply_reported(&mut tx, &new_sessions).await?;
         details::apply_session_targets(&mut tx, &batch.session_targets).await?;
-        details::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
+        // Tools first: a turn is inserted with the tool calls already stored.
         details::insert_tools(&mut tx, batch, &report, &resolution.tools).await?;
+        details::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
         details::insert_retries(&mut tx, batch, &report, &resolution.retries).await?;
         test_runs::insert(&mut tx, batch, &report, &resolution.test_runs).await?;
 
@@ -143,6 +144,11 @@ impl Store {
         );
         let (attached_sessions, attached_traces) =
             attach_orphans(&mut tx, &resolution.traces).await?;
+        // Tool calls not counted into file_access_log at insert wait for their session's target:
+        // it can only have come with a session span, a session target or an attachment.
+        let mut targeted: Vec<Uuid> = new_sessions.iter().map(|s| s.id).collect();
+        targeted.extend(batch.session_targets.iter().map(|t| t.session_id));
+        targeted.extend(attached_sessions.iter().copied());
         touched.extend(attached_sessions);
         let mut tested: Vec<Uuid> = report
             .new_test_runs
@@ -155,7 +161,7 @@ impl Store {
         let changed = rollups::ChangedTurns::of(batch, &report, attached_traces);
         rollups::recompute_sessions(&mut tx, &touched, &changed).await?;
         report.sessions_hit_max_retries = retries::recompute(&mut tx, &touched).await?;
-        file_access::recompute(&mut tx, &touched).await?;
+        file_access::recompute(&mut tx, &targeted).await?;
         test_runs::recompute(&mut tx, &tested).await?;
         let targets = test_runs::targets(&mut tx, &tested).await?;
         report.test_run_targets = report

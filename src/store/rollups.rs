@@ -4,6 +4,8 @@
 //! [`super::retries::recompute`]. Recomputing rather than incrementing
 //! makes the result independent of the order spans arrive in.
 
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
 use super::Error;
@@ -11,9 +13,10 @@ use crate::domain::{IngestReport, SpanBatch};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
-/// The turns whose `tool_calls` a batch can change: parents of its new tool calls, its new turns
-/// (their tools may have come first), and every turn of traces whose orphans it attached. Only
-/// these are rebuilt, so the cost follows the batch rather than the size of its sessions.
+/// The turns whose `tool_calls` a batch can change after their insert: stored turns that are
+/// parents of its new tool calls, and every turn of traces whose orphans it attached (turns new
+/// in the batch got theirs at insert, see [`super::details::insert_turns`]). Only these are
+/// rebuilt, so the cost follows the batch rather than the size of its sessions.
 pub struct ChangedTurns {
     trace_ids: Vec<Vec<u8>>,
     span_ids: Vec<Vec<u8>>,
@@ -22,18 +25,24 @@ pub struct ChangedTurns {
 
 impl ChangedTurns {
     pub fn of(batch: &SpanBatch, report: &IngestReport, attached_traces: Vec<Vec<u8>>) -> Self {
-        let mut keys = std::collections::HashSet::new();
+        let new_turns: HashSet<(&Vec<u8>, &Vec<u8>)> = report
+            .new_turns
+            .iter()
+            .map(|&i| (&batch.turns[i].key.trace_id, &batch.turns[i].key.span_id))
+            .collect();
+        let mut keys = HashSet::new();
         for &i in &report.new_tools {
             let tool = &batch.tools[i];
-            if let Some(parent) = &tool.parent_span_id {
+            if let Some(parent) = &tool.parent_span_id
+                && !new_turns.contains(&(&tool.key.trace_id, parent))
+            {
                 keys.insert((&tool.key.trace_id, parent));
             }
         }
-        for &i in &report.new_turns {
-            let turn = &batch.turns[i];
-            keys.insert((&turn.key.trace_id, &turn.key.span_id));
-        }
-        let (trace_ids, span_ids) = keys.into_iter().map(|(t, s)| (t.clone(), s.clone())).unzip();
+        let (trace_ids, span_ids) = keys
+            .into_iter()
+            .map(|(t, s)| (t.clone(), s.clone()))
+            .unzip();
         Self {
             trace_ids,
             span_ids,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::resolution::{Resolution, attach_orphans, lock_traces, resolve_sessions};
-use super::{Error, Store, details, file_access, retries, rollups, test_runs};
+use super::{Error, Store, details, file_access, retries, rollups, test_runs, usage_daily};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
 type Key = (Vec<u8>, Vec<u8>);
@@ -170,6 +170,7 @@ impl Store {
             .map(|&i| resolution.test_runs[i].and_then(|s| targets.get(&s).cloned()))
             .collect();
         report.test_targets = targets.values().map(|t| t.id).collect();
+        usage_daily::add(&mut tx, batch, &report).await?;
 
         tx.commit().await?;
         Ok(report)

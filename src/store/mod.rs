@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod test_analysis;
 pub mod test_runs;
 pub mod token_usage;
+mod usage_daily;
 
 use std::time::Duration;
 

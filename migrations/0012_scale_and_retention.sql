@@ -44,3 +44,8 @@ SELECT (started_at AT TIME ZONE 'UTC')::date, model, 0,
        count(NULLIF(context_window, 0))
 FROM session_turns
 GROUP BY 1, 2;
+
+-- The retention job finds old detail by time: BRIN indexes are tiny and nearly free to keep up on
+-- tables written in time order (session_turns already has idx_turns_started).
+CREATE INDEX idx_tool_calls_started_brin ON session_tool_calls USING brin (started_at);
+CREATE INDEX idx_otlp_spans_received_brin ON otlp_spans USING brin (received_at);

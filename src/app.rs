@@ -29,6 +29,8 @@ pub struct Settings {
     /// How long shutdown waits for in-flight requests and idle client connections (exporters
     /// keep gRPC connections open forever) before closing them.
     pub shutdown_grace: Duration,
+    /// Days of turn-level detail kept by the retention job (0: kept forever).
+    pub retention_days: u32,
 }
 
 impl Settings {
@@ -43,6 +45,7 @@ impl Settings {
             prices: PriceTable::shipped_default(),
             test_analysis: TestAnalysis::default(),
             shutdown_grace: Duration::from_secs(2),
+            retention_days: 30,
         }
     }
 }
@@ -117,6 +120,13 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         wake: index_jobs.clone(),
     };
     tasks.spawn(worker.run(signal.clone()));
+    if settings.retention_days > 0 {
+        tasks.spawn(crate::store::retention::run(
+            store.clone(),
+            settings.retention_days,
+            signal.clone(),
+        ));
+    }
     let rx = signal.clone();
     let rest_router = api::router(api::ApiState {
         store,
@@ -213,6 +223,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         prices,
         test_analysis: args.test_analysis,
         shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+        retention_days: args.retention_days,
     };
     let app = spawn(settings, database.store.clone()).await?;
     tracing::info!(

@@ -11,6 +11,7 @@ mod file_access;
 mod ingest;
 mod resolution;
 pub mod retries;
+pub mod retention;
 mod rollups;
 pub mod sessions;
 pub mod test_analysis;

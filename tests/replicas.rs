@@ -142,7 +142,14 @@ fn workload() -> Vec<SpanData> {
             for k in 0..TOOLS_PER_TURN {
                 let path = format!("src/file_{s}_{n}_{k}.rs");
                 let window = (t + 5_000 + k * 100, t + 5_050 + k * 100);
-                out.push(spans::tool(trace, 100 + n * 10 + k, turn_span, "Read", &path, window));
+                out.push(spans::tool(
+                    trace,
+                    100 + n * 10 + k,
+                    turn_span,
+                    "Read",
+                    &path,
+                    window,
+                ));
             }
         }
         let status = if s % 2 == 0 { "passed" } else { "failed" };
@@ -213,9 +220,18 @@ fn diff(got: &Value, want: &Value, path: &str, out: &mut Vec<String>) {
     }
     match (got, want) {
         (Value::Object(g), Value::Object(w)) => {
-            for key in g.keys().chain(w.keys()).collect::<std::collections::BTreeSet<_>>() {
+            for key in g
+                .keys()
+                .chain(w.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+            {
                 let (g, w) = (g.get(key), w.get(key));
-                diff(g.unwrap_or(&Value::Null), w.unwrap_or(&Value::Null), &format!("{path}/{key}"), out);
+                diff(
+                    g.unwrap_or(&Value::Null),
+                    w.unwrap_or(&Value::Null),
+                    &format!("{path}/{key}"),
+                    out,
+                );
             }
         }
         (Value::Array(g), Value::Array(w)) if g.len() == w.len() => {
@@ -224,8 +240,7 @@ fn diff(got: &Value, want: &Value, path: &str, out: &mut Vec<String>) {
             }
         }
         // Float sums depend on the order rows are read in.
-        (Value::Number(g), Value::Number(w))
-            if g.is_f64() || w.is_f64() => {
+        (Value::Number(g), Value::Number(w)) if g.is_f64() || w.is_f64() => {
             let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
             if (g - w).abs() > 1e-9 * g.abs().max(w.abs()).max(1.0) {
                 out.push(format!("{path}: {g} instead of {w}"));
@@ -264,7 +279,8 @@ fn counters(scrape: &prometheus_parse::Scrape) -> std::collections::BTreeMap<Str
             }
             V::Histogram(buckets) => {
                 for b in buckets {
-                    *out.entry(key(&format!("_bucket_le_{}", b.less_than))).or_default() += b.count;
+                    *out.entry(key(&format!("_bucket_le_{}", b.less_than)))
+                        .or_default() += b.count;
                 }
             }
             // Counters exposed as `<name>_total` under `# TYPE <name> counter`, and histograms'
@@ -325,21 +341,28 @@ async fn two_replicas_on_one_database_answer_and_count_like_one() {
     // the other sends its own, so batches of one session commit concurrently on both.
     let (mut to_a, mut to_b) = (Vec::new(), Vec::new());
     for span in shuffled {
-        if rng.below(2) == 0 { &mut to_a } else { &mut to_b }.push(span);
+        if rng.below(2) == 0 {
+            &mut to_a
+        } else {
+            &mut to_b
+        }
+        .push(span);
     }
     let db = TestDb::new().await;
     let (a, b) = tokio::join!(Replica::start(&db), Replica::start(&db));
     let (a_spans, b_spans) = (to_a.len(), to_b.len());
-    tokio::join!(
-        send(&a, to_a, Rng(seed ^ 1)),
-        send(&b, to_b, Rng(seed ^ 2))
-    );
+    tokio::join!(send(&a, to_a, Rng(seed ^ 1)), send(&b, to_b, Rng(seed ^ 2)));
 
     let context = format!("seed {seed}: {a_spans} spans to replica A, {b_spans} to B");
     // Either replica answers for the whole database.
     for (name, replica) in [("A", &a), ("B", &b)] {
         let mut differences = Vec::new();
-        diff(&rest_view(replica).await, &expected_rest, "", &mut differences);
+        diff(
+            &rest_view(replica).await,
+            &expected_rest,
+            "",
+            &mut differences,
+        );
         assert!(
             differences.is_empty(),
             "replica {name} differs from a single replica ({context}):\n{}",
@@ -353,9 +376,19 @@ async fn two_replicas_on_one_database_answer_and_count_like_one() {
     let wrong: Vec<String> = keys
         .into_iter()
         .filter(|k| summed.get(*k) != expected_counters.get(*k))
-        .map(|k| format!("{k}: {:?} summed, {:?} single", summed.get(k), expected_counters.get(k)))
+        .map(|k| {
+            format!(
+                "{k}: {:?} summed, {:?} single",
+                summed.get(k),
+                expected_counters.get(k)
+            )
+        })
         .collect();
-    assert!(wrong.is_empty(), "summed counters differ ({context}):\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "summed counters differ ({context}):\n{}",
+        wrong.join("\n")
+    );
     // And the single replica's counters are the workload's own figures.
     let turns = (SESSIONS as u64 * TURNS) as f64;
     let count = |name: &str| -> f64 {
@@ -372,7 +405,11 @@ async fn two_replicas_on_one_database_answer_and_count_like_one() {
         total as f64,
         "{context}"
     );
-    assert_eq!(count("acd_tests_total{"), (SESSIONS * 2) as f64, "{context}");
+    assert_eq!(
+        count("acd_tests_total{"),
+        (SESSIONS * 2) as f64,
+        "{context}"
+    );
     let tokens_out: f64 = (0..SESSIONS as u64)
         .map(|_| (0..TURNS).map(|n| 50 + n).sum::<u64>() as f64)
         .sum();

@@ -40,7 +40,10 @@ async fn old_detail_goes_and_aggregates_stay() {
     .await
     .unwrap();
     let (_, session_list) = app.get("/api/db/sessions").await;
-    let id = session_list["sessions"][0]["id"].as_str().unwrap().to_string();
+    let id = session_list["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let before_session = app.get(&format!("/api/db/sessions/{id}")).await.1;
     let before_usage = app.get("/api/db/token-usage?days=7").await.1;
     let before_models = app.get("/api/db/token-usage/by-model?days=7").await.1;
@@ -63,14 +66,24 @@ async fn old_detail_goes_and_aggregates_stay() {
     other.close().await.unwrap();
 
     // Everything is older than a cutoff in the future; batches of 1 row exercise the loop.
-    let purged = store.purge_detail(cutoff, 1).await.unwrap().expect("lock free");
+    let purged = store
+        .purge_detail(cutoff, 1)
+        .await
+        .unwrap()
+        .expect("lock free");
     assert_eq!((purged.turns, purged.tool_calls), (2, 1));
-    assert_eq!(purged.ledger, 3, "turn and tool ledger rows; session rows stay");
+    assert_eq!(
+        purged.ledger, 3,
+        "turn and tool ledger rows; session rows stay"
+    );
     assert_eq!(count(&app, "session_turns").await, 0);
     assert_eq!(count(&app, "session_tool_calls").await, 0);
 
     // The session keeps its totals; the aggregates answer from the daily rollup.
-    assert_eq!(app.get(&format!("/api/db/sessions/{id}")).await.1, before_session);
+    assert_eq!(
+        app.get(&format!("/api/db/sessions/{id}")).await.1,
+        before_session
+    );
     assert_eq!(app.get("/api/db/token-usage?days=7").await.1, before_usage);
     let after_models = app.get("/api/db/token-usage/by-model?days=7").await.1;
     assert_eq!(after_models, before_models);

@@ -80,9 +80,16 @@ fn rows(spans: &[Span]) -> Rows {
     for span in spans {
         rows.count += 1;
         let session = text(span, "gen_ai.conversation.id");
-        let (start, end) = (time(span.start_time_unix_nano), time(span.end_time_unix_nano));
+        let (start, end) = (
+            time(span.start_time_unix_nano),
+            time(span.end_time_unix_nano),
+        );
         let ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1_000_000;
-        let (trace, id, parent) = (hex(&span.trace_id), hex(&span.span_id), hex(&span.parent_span_id));
+        let (trace, id, parent) = (
+            hex(&span.trace_id),
+            hex(&span.span_id),
+            hex(&span.parent_span_id),
+        );
         let row_id = Uuid::new_v4();
         let (table, line) = match span.name.as_str() {
             "invoke_agent harness" => {
@@ -105,7 +112,8 @@ fn rows(spans: &[Span]) -> Rows {
                 format!(
                     "{row_id}\t{session}\t{}\t{start}\t{end}\t{}\t{}\t{}\t{}\t{trace}\t{id}\t{parent}\t{}\t{ms}\t{}\t{}\n",
                     int(span, "acd.turn.number"),
-                    int(span, "gen_ai.usage.input_tokens") - int(span, "gen_ai.usage.cache_read.input_tokens"),
+                    int(span, "gen_ai.usage.input_tokens")
+                        - int(span, "gen_ai.usage.cache_read.input_tokens"),
                     int(span, "gen_ai.usage.output_tokens"),
                     int(span, "gen_ai.usage.cache_read.input_tokens"),
                     int(span, "gen_ai.usage.cache_creation.input_tokens"),
@@ -151,7 +159,9 @@ pub async fn copy_rows(admin_url: &str, spans: &[Span]) -> anyhow::Result<(usize
     let name = format!("acd_bench_copy_{}", std::process::id());
     let mut conn = admin.connect().await?;
     let drop_db = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    sqlx::query(sqlx::AssertSqlSafe(drop_db.clone())).execute(&mut conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(drop_db.clone()))
+        .execute(&mut conn)
+        .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await?;
@@ -165,7 +175,9 @@ pub async fn copy_rows(admin_url: &str, spans: &[Span]) -> anyhow::Result<(usize
         let mut first = pool.acquire().await?;
         let mut second = pool.acquire().await?;
         let clock = Instant::now();
-        let mut copy = first.copy_in_raw("COPY targets (id, name) FROM STDIN").await?;
+        let mut copy = first
+            .copy_in_raw("COPY targets (id, name) FROM STDIN")
+            .await?;
         copy.send(rows.targets.as_bytes()).await?;
         copy.finish().await?;
         let mut copy = first
@@ -176,21 +188,28 @@ pub async fn copy_rows(admin_url: &str, spans: &[Span]) -> anyhow::Result<(usize
             .await?;
         copy.send(rows.sessions.as_bytes()).await?;
         copy.finish().await?;
-        tokio::try_join!(load(&mut first, &rows.details[0]), load(&mut second, &rows.details[1]))?;
+        tokio::try_join!(
+            load(&mut first, &rows.details[0]),
+            load(&mut second, &rows.details[1])
+        )?;
         let elapsed = clock.elapsed();
         drop((first, second));
         pool.close().await;
         Ok::<_, anyhow::Error>((rows.count, elapsed))
     }
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(drop_db)).execute(&mut conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(drop_db))
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
     result
 }
 
 async fn load(conn: &mut sqlx::PgConnection, tables: &[(&str, String)]) -> Result<(), sqlx::Error> {
     for (table, data) in tables {
-        let mut copy = conn.copy_in_raw(&format!("COPY {table} FROM STDIN")).await?;
+        let mut copy = conn
+            .copy_in_raw(&format!("COPY {table} FROM STDIN"))
+            .await?;
         copy.send(data.as_bytes()).await?;
         copy.finish().await?;
     }

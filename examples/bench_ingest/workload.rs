@@ -102,7 +102,10 @@ pub fn session(rng: &mut Rng, index: u64, start_ns: u64) -> Vec<Span> {
                 i("gen_ai.usage.input_tokens", input + cache_read),
                 i("gen_ai.usage.output_tokens", rng.range(20, 4_000)),
                 i("gen_ai.usage.cache_read.input_tokens", cache_read),
-                i("gen_ai.usage.cache_creation.input_tokens", rng.range(0, 5_000)),
+                i(
+                    "gen_ai.usage.cache_creation.input_tokens",
+                    rng.range(0, 5_000),
+                ),
                 kv(
                     "gen_ai.response.time_to_first_chunk",
                     Value::DoubleValue(rng.range(200, 3_000) as f64 / 1000.0),
@@ -135,7 +138,10 @@ pub fn session(rng: &mut Rng, index: u64, start_ns: u64) -> Vec<Span> {
                     s("gen_ai.operation.name", "execute_tool"),
                     s("gen_ai.conversation.id", conversation.clone()),
                     s("gen_ai.tool.name", TOOLS[(rng.next() % 5) as usize]),
-                    s("acd.tool.file_path", format!("src/module_{}.rs", rng.range(1, 400))),
+                    s(
+                        "acd.tool.file_path",
+                        format!("src/module_{}.rs", rng.range(1, 400)),
+                    ),
                 ],
             ));
             tool_t += tool_duration;
@@ -176,7 +182,10 @@ pub fn session(rng: &mut Rng, index: u64, start_ns: u64) -> Vec<Span> {
         vec![
             s("gen_ai.operation.name", "invoke_agent"),
             s("gen_ai.conversation.id", conversation),
-            s("acd.target.id", format!("00000000-0000-4000-8000-{target:012x}")),
+            s(
+                "acd.target.id",
+                format!("00000000-0000-4000-8000-{target:012x}"),
+            ),
             s("acd.target.name", format!("target-{target}")),
             i("acd.session.features_completed", rng.range(0, 5)),
         ],

@@ -108,7 +108,10 @@ pub(super) async fn lock_traces(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<()
         .chain(batch.retries.iter().map(|r| (&r.key, r.session_id)))
         .chain(batch.test_runs.iter().map(|r| (&r.key, r.session_id)))
         .flat_map(|(k, session)| {
-            [Some(prefix(&k.trace_id)), session.map(|s| prefix(s.as_bytes()))]
+            [
+                Some(prefix(&k.trace_id)),
+                session.map(|s| prefix(s.as_bytes())),
+            ]
         })
         .flatten()
         .collect::<std::collections::BTreeSet<i64>>();

@@ -29,6 +29,8 @@ pub struct Settings {
     /// How long shutdown waits for in-flight requests and idle client connections (exporters
     /// keep gRPC connections open forever) before closing them.
     pub shutdown_grace: Duration,
+    /// Days of turn-level detail kept by the retention job (0: kept forever).
+    pub retention_days: u32,
     /// Tokens, read-only switch, time-out, back-pressure and CORS.
     pub guard: crate::guard::Guard,
     /// The durable spool for outages; `None` answers 503 instead.
@@ -56,6 +58,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(2),
             guard: crate::guard::Guard::default(),
             spool: None,
+            retention_days: 30,
         }
     }
 }
@@ -154,6 +157,13 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         wake: index_jobs.clone(),
     };
     tasks.spawn(worker.run(signal.clone()));
+    if settings.retention_days > 0 {
+        tasks.spawn(crate::store::retention::run(
+            store.clone(),
+            settings.retention_days,
+            signal.clone(),
+        ));
+    }
     let rx = signal.clone();
     let rest_router = settings.guard.rest(api::router(api::ApiState {
         store,
@@ -257,6 +267,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
         guard,
         spool,
+        retention_days: args.retention_days,
     };
     let app = spawn(settings, database.store.clone()).await?;
     tracing::info!(

@@ -99,6 +99,10 @@ pub struct IngestOutput {
     /// Price table (TOML) replacing the shipped default; see config/prices.toml.
     #[arg(long, env = "ACD_PRICES_FILE")]
     pub prices: Option<PathBuf>,
+    /// Days of turn-level detail kept (turns, tool calls, retries); older detail is deleted
+    /// hourly, sessions and daily aggregates are kept. 0 keeps everything.
+    #[arg(long, env = "ACD_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,6 +130,10 @@ pub struct ServeArgs {
     /// Price table (TOML) replacing the shipped default; see config/prices.toml.
     #[arg(long, env = "ACD_PRICES_FILE")]
     pub prices: Option<PathBuf>,
+    /// Days of turn-level detail kept (turns, tool calls, retries); older detail is deleted
+    /// hourly, sessions and daily aggregates are kept. 0 keeps everything.
+    #[arg(long, env = "ACD_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Args)]

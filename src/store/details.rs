@@ -23,16 +23,31 @@ pub async fn insert_turns(
         turns.iter().map(|(t, _)| f(t)).collect::<Vec<i32>>()
     };
     sqlx::query!(
+        // tool_calls from the calls already stored (those of this batch are inserted first), so
+        // a turn is written once; later calls are added by super::rollups.
         r#"INSERT INTO session_turns (id, session_id, turn_number, turn_number_inferred, started_at,
                finished_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
                reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
                response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
-               status, attributes, cache_write_1h_tokens, reported_cost_usd)
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::timestamptz[],
+               status, attributes, cache_write_1h_tokens, reported_cost_usd, tool_calls)
+           SELECT u.*,
+                  (SELECT jsonb_agg(jsonb_build_object(
+                              'name', c.tool_name, 'file_path', c.file_path,
+                              'started_at', c.started_at, 'duration_ms', c.duration_ms,
+                              'status', c.status) ORDER BY c.started_at, c.span_id)
+                   FROM session_tool_calls c
+                   WHERE c.trace_id = u.trace_id AND c.parent_span_id = u.span_id
+                     AND c.session_id = u.session_id)
+           FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::timestamptz[],
                $6::timestamptz[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],
                $12::bytea[], $13::bytea[], $14::bytea[], $15::text[], $16::text[], $17::text[],
                $18::int[], $19::int[], $20::float8[], $21::int[], $22::text[], $23::jsonb[],
-               $24::int[], $25::float8[])"#,
+               $24::int[], $25::float8[])
+             AS u(id, session_id, turn_number, turn_number_inferred, started_at, finished_at,
+                  input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                  reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
+                  response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
+                  status, attributes, cache_write_1h_tokens, reported_cost_usd)"#,
         &turns
             .iter()
             .map(|(t, _)| t.key.row_id())
@@ -115,10 +130,43 @@ pub async fn insert_tools(
         .map(|&i| (&batch.tools[i], sessions[i]))
         .collect();
     sqlx::query!(
-        r#"INSERT INTO session_tool_calls (id, session_id, trace_id, span_id, parent_span_id,
-               tool_name, file_path, started_at, duration_ms, status, attributes)
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[],
-               $6::text[], $7::text[], $8::timestamptz[], $9::int[], $10::text[], $11::jsonb[])"#,
+        // A call whose session already has a target is added to file_access_log here, in the
+        // same statement (see super::file_access); the others when the target becomes known.
+        r#"WITH inserted AS (
+               INSERT INTO session_tool_calls (id, session_id, trace_id, span_id, parent_span_id,
+                   tool_name, file_path, started_at, duration_ms, status, attributes,
+                   access_counted)
+               SELECT u.*, (u.file_path <> '' AND s.target_id IS NOT NULL) IS TRUE
+               FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[],
+                   $6::text[], $7::text[], $8::timestamptz[], $9::int[], $10::text[],
+                   $11::jsonb[])
+                 AS u(id, session_id, trace_id, span_id, parent_span_id, tool_name, file_path,
+                      started_at, duration_ms, status, attributes)
+               LEFT JOIN harness_sessions s ON s.id = u.session_id
+               RETURNING session_id, file_path, started_at, access_counted),
+           counted AS (
+               SELECT s.target_id, i.started_at,
+                      acd_relative_path(i.file_path,
+                                        COALESCE(tg.root_path, s.attributes->>'claude.cwd'))
+                          AS path
+               FROM inserted i
+               JOIN harness_sessions s ON s.id = i.session_id
+               JOIN targets tg ON tg.id = s.target_id
+               WHERE i.access_counted)
+           INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at,
+                                        avg_tokens)
+           SELECT gen_random_uuid(), c.target_id, c.path, count(*)::int, max(c.started_at),
+                  (SELECT LEAST(f.tokens, 2147483647)::int FROM codebase_files f
+                   WHERE f.target_id = c.target_id AND f.path = c.path)
+           FROM counted c
+           GROUP BY c.target_id, c.path
+           -- Sorted, so that two batches adding to the same paths lock them in one order.
+           ORDER BY c.target_id, c.path
+           ON CONFLICT (target_id, file_path) DO UPDATE SET
+               access_count = file_access_log.access_count + EXCLUDED.access_count,
+               avg_tokens = COALESCE(EXCLUDED.avg_tokens, file_access_log.avg_tokens),
+               last_accessed_at = GREATEST(file_access_log.last_accessed_at,
+                                           EXCLUDED.last_accessed_at)"#,
         &tools
             .iter()
             .map(|(t, _)| t.key.row_id())

@@ -1,8 +1,12 @@
-//! `file_access_log`: how often each file of a target was touched by a tool call. Recomputed per
-//! (target, path) from `session_tool_calls` for the paths a batch touched, so a retried batch or
-//! a session whose target becomes known late gives the same counts. Paths are made relative to
-//! the target's root (its registered `root_path`, else the Claude session's working directory),
-//! and `avg_tokens` comes from the target's codebase index.
+//! `file_access_log`: how often each file of a target was touched by a tool call. Each tool call
+//! is added once, when its session has a target, and marked `access_counted`: at insert
+//! ([`super::details::insert_tools`]) when the target is known then, else here once it is (a
+//! partial index finds the calls not counted yet). Increments rather than a recount: the cost
+//! stays proportional to the batch as history grows, and two replicas adding to one path at once
+//! both land (the row lock orders them). A session whose target later changes keeps its earlier
+//! counts under the first target. Paths are made relative to the target's root (its registered
+//! `root_path`, else the Claude session's working directory) by the SQL function
+//! `acd_relative_path` (migration 0014), and `avg_tokens` comes from the target's codebase index.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,39 +21,30 @@ pub async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> 
     if sessions.is_empty() {
         return Ok(());
     }
-    // `calls`: every file tool call of the affected targets with its normalised path; a leading
-    // "./" and the root (plus '/') are dropped, so `/repo/src/a.rs`, `./src/a.rs` and `src/a.rs`
-    // are one file.
+    // The calls of these sessions not counted yet (their session had no target when inserted).
     sqlx::query!(
-        r#"WITH affected AS (
-               SELECT DISTINCT s.target_id FROM harness_sessions s
-               WHERE s.id = ANY($1) AND s.target_id IS NOT NULL),
-           calls AS (
-               SELECT s.target_id, c.started_at, c.session_id,
-                      regexp_replace(
-                          CASE WHEN root.path IS NOT NULL
-                                    AND starts_with(c.file_path, rtrim(root.path, '/') || '/')
-                               THEN substr(c.file_path, length(rtrim(root.path, '/')) + 2)
-                               ELSE c.file_path END,
-                          '^(\./)+', '') AS path
-               FROM session_tool_calls c
-               JOIN harness_sessions s ON s.id = c.session_id
-               JOIN affected a ON a.target_id = s.target_id
-               JOIN targets tg ON tg.id = s.target_id
-               CROSS JOIN LATERAL (SELECT COALESCE(tg.root_path, s.attributes->>'claude.cwd')
-                                   AS path) root
-               WHERE c.file_path IS NOT NULL AND c.file_path <> ''),
-           touched AS (
-               SELECT DISTINCT target_id, path FROM calls WHERE session_id = ANY($1))
+        r#"WITH newly AS (
+               UPDATE session_tool_calls c SET access_counted = TRUE
+               FROM harness_sessions s JOIN targets tg ON tg.id = s.target_id
+               WHERE c.session_id = ANY($1) AND s.id = c.session_id
+                 AND c.file_path IS NOT NULL AND c.file_path <> ''
+                 AND NOT c.access_counted
+               RETURNING s.target_id,
+                         acd_relative_path(c.file_path,
+                                           COALESCE(tg.root_path, s.attributes->>'claude.cwd'))
+                             AS path,
+                         c.started_at)
            INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at,
                                         avg_tokens)
-           SELECT gen_random_uuid(), c.target_id, c.path, count(*)::int, max(c.started_at),
+           SELECT gen_random_uuid(), n.target_id, n.path, count(*)::int, max(n.started_at),
                   (SELECT LEAST(f.tokens, 2147483647)::int FROM codebase_files f
-                   WHERE f.target_id = c.target_id AND f.path = c.path)
-           FROM calls c JOIN touched t USING (target_id, path)
-           GROUP BY c.target_id, c.path
+                   WHERE f.target_id = n.target_id AND f.path = n.path)
+           FROM newly n
+           GROUP BY n.target_id, n.path
+           -- Sorted, so that two batches adding to the same paths lock them in one order.
+           ORDER BY n.target_id, n.path
            ON CONFLICT (target_id, file_path) DO UPDATE SET
-               access_count = EXCLUDED.access_count,
+               access_count = file_access_log.access_count + EXCLUDED.access_count,
                avg_tokens = COALESCE(EXCLUDED.avg_tokens, file_access_log.avg_tokens),
                last_accessed_at = GREATEST(file_access_log.last_accessed_at,
                                            EXCLUDED.last_accessed_at)"#,

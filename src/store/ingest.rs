@@ -10,8 +10,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::resolution::{Resolution, resolve_sessions};
-use super::{Error, Store, context, details, file_access, retries, rollups, test_runs};
+use super::resolution::{Resolution, attach_orphans, lock_traces, resolve_sessions};
+use super::{
+    Error, Store, context, details, file_access, retries, rollups, test_runs, usage_daily,
+};
 use crate::domain::{IngestReport, SessionRecord, SpanBatch, SpanKey};
 
 type Key = (Vec<u8>, Vec<u8>);
@@ -27,6 +29,7 @@ impl Store {
             return Ok(report);
         }
         let mut tx = self.pool.begin().await?;
+        lock_traces(&mut tx, batch).await?;
         let resolution = resolve_sessions(&mut tx, batch).await?;
 
         // 1. The ledger decides which spans are new.
@@ -125,9 +128,10 @@ impl Store {
         upsert_sessions(&mut tx, &new_sessions).await?;
         details::apply_reported(&mut tx, &new_sessions).await?;
         details::apply_session_targets(&mut tx, &batch.session_targets).await?;
+        // Tools first: a turn is inserted with the tool calls already stored.
+        details::insert_tools(&mut tx, batch, &report, &resolution.tools).await?;
         details::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
         context::insert_turns(&mut tx, batch, &report, &resolution.turns).await?;
-        details::insert_tools(&mut tx, batch, &report, &resolution.tools).await?;
         details::insert_retries(&mut tx, batch, &report, &resolution.retries).await?;
         test_runs::insert(&mut tx, batch, &report, &resolution.test_runs).await?;
 
@@ -141,7 +145,14 @@ impl Store {
                 .iter()
                 .filter_map(|&i| resolution.retries[i]),
         );
-        touched.extend(attach_orphans(&mut tx, &resolution.traces).await?);
+        let (attached_sessions, attached_traces) =
+            attach_orphans(&mut tx, &resolution.traces).await?;
+        // Tool calls not counted into file_access_log at insert wait for their session's target:
+        // it can only have come with a session span, a session target or an attachment.
+        let mut targeted: Vec<Uuid> = new_sessions.iter().map(|s| s.id).collect();
+        targeted.extend(batch.session_targets.iter().map(|t| t.session_id));
+        targeted.extend(attached_sessions.iter().copied());
+        touched.extend(attached_sessions);
         let mut tested: Vec<Uuid> = report
             .new_test_runs
             .iter()
@@ -150,9 +161,10 @@ impl Store {
         tested.extend(test_runs::attach_orphans(&mut tx, &resolution.traces).await?);
         touched.extend(tested.iter().copied());
         let touched: Vec<Uuid> = touched.into_iter().collect();
-        rollups::recompute_sessions(&mut tx, &touched).await?;
+        let changed = rollups::ChangedTurns::of(batch, &report, attached_traces);
+        rollups::recompute_sessions(&mut tx, &touched, &changed).await?;
         report.sessions_hit_max_retries = retries::recompute(&mut tx, &touched).await?;
-        file_access::recompute(&mut tx, &touched).await?;
+        file_access::recompute(&mut tx, &targeted).await?;
         context::recompute(&mut tx, &touched).await?;
         test_runs::recompute(&mut tx, &tested).await?;
         let targets = test_runs::targets(&mut tx, &tested).await?;
@@ -162,6 +174,7 @@ impl Store {
             .map(|&i| resolution.test_runs[i].and_then(|s| targets.get(&s).cloned()))
             .collect();
         report.test_targets = targets.values().map(|t| t.id).collect();
+        usage_daily::add(&mut tx, batch, &report).await?;
 
         tx.commit().await?;
         Ok(report)
@@ -327,57 +340,4 @@ async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Result
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Gives stored turns and tools of these traces that had no session their session now.
-async fn attach_orphans(
-    tx: &mut Tx<'_>,
-    traces: &HashMap<Vec<u8>, Uuid>,
-) -> Result<Vec<Uuid>, Error> {
-    let (trace_ids, session_ids): (Vec<Vec<u8>>, Vec<Uuid>) =
-        traces.iter().map(|(t, s)| (t.clone(), *s)).unzip();
-    let mut touched = sqlx::query_scalar!(
-        r#"UPDATE session_turns t SET session_id = m.session_id
-           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-           WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
-           RETURNING t.session_id AS "session_id!""#,
-        &trace_ids,
-        &session_ids,
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    touched.extend(
-        sqlx::query_scalar!(
-            r#"UPDATE session_tool_calls t SET session_id = m.session_id
-               FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-               WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
-               RETURNING t.session_id AS "session_id!""#,
-            &trace_ids,
-            &session_ids,
-        )
-        .fetch_all(&mut **tx)
-        .await?,
-    );
-    touched.extend(
-        sqlx::query_scalar!(
-            r#"UPDATE session_retries r SET session_id = m.session_id
-               FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-               WHERE r.trace_id = m.trace_id AND r.session_id IS NULL
-               RETURNING r.session_id AS "session_id!""#,
-            &trace_ids,
-            &session_ids,
-        )
-        .fetch_all(&mut **tx)
-        .await?,
-    );
-    sqlx::query!(
-        r#"UPDATE otlp_spans o SET session_id = m.session_id
-           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-           WHERE o.trace_id = m.trace_id AND o.session_id IS NULL"#,
-        &trace_ids,
-        &session_ids,
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(touched)
 }

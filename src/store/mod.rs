@@ -11,12 +11,14 @@ pub mod embedded;
 pub mod file_access;
 mod ingest;
 mod resolution;
+pub mod retention;
 pub mod retries;
 mod rollups;
 pub mod sessions;
 pub mod test_analysis;
 pub mod test_runs;
 pub mod token_usage;
+mod usage_daily;
 
 use std::time::Duration;
 

@@ -86,3 +86,105 @@ pub(super) async fn resolve_sessions(
         traces,
     })
 }
+
+/// Serialises batches that share a trace or a session, so that two replicas (or two requests of
+/// one) never resolve the same trace at once: each would miss the other's uncommitted session
+/// span or orphan, and the orphan would stay unattached. Transaction-scoped advisory locks, taken
+/// in key order so batches never deadlock; keys are the first 8 bytes of the (random) trace and
+/// session ids.
+pub(super) async fn lock_traces(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<(), Error> {
+    let prefix = |bytes: &[u8]| {
+        let mut key = [0u8; 8];
+        let n = bytes.len().min(8);
+        key[..n].copy_from_slice(&bytes[..n]);
+        i64::from_be_bytes(key)
+    };
+    let keys = batch
+        .sessions
+        .iter()
+        .map(|s| (&s.key, Some(s.id)))
+        .chain(batch.turns.iter().map(|t| (&t.key, t.session_id)))
+        .chain(batch.tools.iter().map(|t| (&t.key, t.session_id)))
+        .chain(batch.retries.iter().map(|r| (&r.key, r.session_id)))
+        .chain(batch.test_runs.iter().map(|r| (&r.key, r.session_id)))
+        .flat_map(|(k, session)| {
+            [
+                Some(prefix(&k.trace_id)),
+                session.map(|s| prefix(s.as_bytes())),
+            ]
+        })
+        .flatten()
+        .collect::<std::collections::BTreeSet<i64>>();
+    let keys: Vec<i64> = keys.into_iter().collect();
+    // unnest yields the array in order, and the locks are taken row by row as it does.
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k",
+        &keys
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Gives stored turns and tools of these traces that had no session their session now.
+/// Returns the sessions that gained rows, and the traces whose turns or tools were attached (their
+/// turns' `tool_calls` must be rebuilt).
+pub(super) async fn attach_orphans(
+    tx: &mut Tx<'_>,
+    traces: &HashMap<Vec<u8>, Uuid>,
+) -> Result<(Vec<Uuid>, Vec<Vec<u8>>), Error> {
+    let (trace_ids, session_ids): (Vec<Vec<u8>>, Vec<Uuid>) =
+        traces.iter().map(|(t, s)| (t.clone(), *s)).unzip();
+    let mut touched = Vec::new();
+    let mut attached = HashSet::new();
+    for row in sqlx::query!(
+        r#"UPDATE session_turns t SET session_id = m.session_id
+           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+           WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
+           RETURNING t.session_id AS "session_id!", t.trace_id"#,
+        &trace_ids,
+        &session_ids,
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        touched.push(row.session_id);
+        attached.insert(row.trace_id);
+    }
+    for row in sqlx::query!(
+        r#"UPDATE session_tool_calls t SET session_id = m.session_id
+           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+           WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
+           RETURNING t.session_id AS "session_id!", t.trace_id"#,
+        &trace_ids,
+        &session_ids,
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        touched.push(row.session_id);
+        attached.insert(row.trace_id);
+    }
+    touched.extend(
+        sqlx::query_scalar!(
+            r#"UPDATE session_retries r SET session_id = m.session_id
+               FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+               WHERE r.trace_id = m.trace_id AND r.session_id IS NULL
+               RETURNING r.session_id AS "session_id!""#,
+            &trace_ids,
+            &session_ids,
+        )
+        .fetch_all(&mut **tx)
+        .await?,
+    );
+    sqlx::query!(
+        r#"UPDATE otlp_spans o SET session_id = m.session_id
+           FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
+           WHERE o.trace_id = m.trace_id AND o.session_id IS NULL"#,
+        &trace_ids,
+        &session_ids,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok((touched, attached.into_iter().collect()))
+}

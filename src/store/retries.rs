@@ -150,17 +150,24 @@ impl Store {
     }
 
     pub async fn retry_figures(&self, since: DateTime<Utc>) -> Result<RetryFigures, Error> {
+        let (midnight, day) = super::usage_daily::first_full_day(since);
         let totals = sqlx::query!(
             r#"SELECT count(*) AS "retries!",
                       count(*) FILTER (WHERE succeeded) AS "succeeded!",
                       count(*) FILTER (WHERE exhausted) AS "exhausted!",
-                      (SELECT count(*) FROM session_turns WHERE started_at >= $1) AS "calls!",
+                      -- Model calls: whole days from the daily rollup, the first from turns.
+                      ((SELECT count(*) FROM session_turns
+                        WHERE started_at >= $1 AND started_at < $2)
+                       + (SELECT COALESCE(sum(requests), 0) FROM turn_usage_daily
+                          WHERE day >= $3))::bigint AS "calls!",
                       (SELECT count(*) FROM harness_sessions WHERE started_at >= $1)
                           AS "sessions!",
                       (SELECT count(*) FROM harness_sessions
                        WHERE started_at >= $1 AND max_retries_hit) AS "sessions_hit!"
                FROM session_retries WHERE COALESCE(occurred_at, created_at) >= $1"#,
-            since
+            since,
+            midnight,
+            day
         )
         .fetch_one(&self.pool)
         .await?;
@@ -189,10 +196,17 @@ impl Store {
                FROM (SELECT COALESCE(original_model, 'unknown') AS model, count(*) AS retries
                      FROM session_retries WHERE COALESCE(occurred_at, created_at) >= $1
                      GROUP BY 1) r
-               LEFT JOIN (SELECT model, count(*) AS calls FROM session_turns
-                          WHERE started_at >= $1 GROUP BY model) t ON t.model = r.model
+               LEFT JOIN (SELECT model, sum(calls)::bigint AS calls
+                          FROM (SELECT model, count(*) AS calls FROM session_turns
+                                WHERE started_at >= $1 AND started_at < $2 GROUP BY model
+                                UNION ALL
+                                SELECT model, sum(requests) FROM turn_usage_daily
+                                WHERE day >= $3 GROUP BY model) c
+                          GROUP BY model) t ON t.model = r.model
                ORDER BY 2 DESC, 1"#,
-            since
+            since,
+            midnight,
+            day
         )
         .fetch_all(&self.pool)
         .await?;

@@ -4,13 +4,58 @@
 //! [`super::retries::recompute`]. Recomputing rather than incrementing
 //! makes the result independent of the order spans arrive in.
 
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
 use super::Error;
+use crate::domain::{IngestReport, SpanBatch};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
-pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
+/// The turns whose `tool_calls` a batch can change after their insert: stored turns that are
+/// parents of its new tool calls, and every turn of traces whose orphans it attached (turns new
+/// in the batch got theirs at insert, see [`super::details::insert_turns`]). Only these are
+/// rebuilt, so the cost follows the batch rather than the size of its sessions.
+pub struct ChangedTurns {
+    trace_ids: Vec<Vec<u8>>,
+    span_ids: Vec<Vec<u8>>,
+    attached_traces: Vec<Vec<u8>>,
+}
+
+impl ChangedTurns {
+    pub fn of(batch: &SpanBatch, report: &IngestReport, attached_traces: Vec<Vec<u8>>) -> Self {
+        let new_turns: HashSet<(&Vec<u8>, &Vec<u8>)> = report
+            .new_turns
+            .iter()
+            .map(|&i| (&batch.turns[i].key.trace_id, &batch.turns[i].key.span_id))
+            .collect();
+        let mut keys = HashSet::new();
+        for &i in &report.new_tools {
+            let tool = &batch.tools[i];
+            if let Some(parent) = &tool.parent_span_id
+                && !new_turns.contains(&(&tool.key.trace_id, parent))
+            {
+                keys.insert((&tool.key.trace_id, parent));
+            }
+        }
+        let (trace_ids, span_ids) = keys
+            .into_iter()
+            .map(|(t, s)| (t.clone(), s.clone()))
+            .unzip();
+        Self {
+            trace_ids,
+            span_ids,
+            attached_traces,
+        }
+    }
+}
+
+pub async fn recompute_sessions(
+    tx: &mut Tx<'_>,
+    sessions: &[Uuid],
+    changed: &ChangedTurns,
+) -> Result<(), Error> {
     if sessions.is_empty() {
         return Ok(());
     }
@@ -35,10 +80,16 @@ pub async fn recompute_sessions(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<()
                             'status', c.status) ORDER BY c.started_at, c.span_id) AS calls
                  FROM session_tool_calls c
                  WHERE c.session_id = ANY($1) AND c.parent_span_id IS NOT NULL
+                   AND ((c.trace_id, c.parent_span_id) IN
+                            (SELECT * FROM UNNEST($2::bytea[], $3::bytea[]))
+                        OR c.trace_id = ANY($4))
                  GROUP BY c.trace_id, c.parent_span_id) agg
            WHERE t.trace_id = agg.trace_id AND t.span_id = agg.parent_span_id
              AND t.tool_calls IS DISTINCT FROM agg.calls"#,
-        sessions
+        sessions,
+        &changed.trace_ids,
+        &changed.span_ids,
+        &changed.attached_traces,
     )
     .execute(&mut **tx)
     .await?;

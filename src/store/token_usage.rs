@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::usage_daily::first_full_day;
 use super::{Error, Store};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -46,52 +47,87 @@ pub struct EfficiencyTotals {
 
 impl Store {
     pub async fn daily_usage(&self, since: DateTime<Utc>) -> Result<Vec<DailyUsage>, Error> {
+        // Whole days from the daily rollup, the partial first day from the turns.
+        let (midnight, day) = first_full_day(since);
         Ok(sqlx::query_as!(
             DailyUsage,
-            r#"SELECT date_trunc('day', started_at, 'UTC') AS "day!",
+            r#"SELECT day AS "day!",
                       COALESCE(sum(input_tokens), 0)::bigint AS "input_tokens!",
                       COALESCE(sum(output_tokens), 0)::bigint AS "output_tokens!",
                       COALESCE(sum(cache_read_tokens), 0)::bigint AS "cache_read_tokens!",
                       COALESCE(sum(cache_write_tokens), 0)::bigint AS "cache_write_tokens!",
-                      count(*) AS "requests!",
+                      COALESCE(sum(requests), 0)::bigint AS "requests!",
                       COALESCE(sum(cost_usd), 0)::float8 AS "cost_usd!"
-               FROM session_turns WHERE started_at >= $1
+               FROM (SELECT date_trunc('day', started_at, 'UTC') AS day,
+                            input_tokens::bigint, output_tokens::bigint,
+                            cache_read_tokens::bigint, cache_write_tokens::bigint,
+                            1::bigint AS requests, cost_usd::numeric
+                      FROM session_turns WHERE started_at >= $1 AND started_at < $2
+                      UNION ALL
+                     SELECT day::timestamp AT TIME ZONE 'UTC', input_tokens, output_tokens,
+                            cache_read_tokens, cache_write_tokens, requests, cost_usd
+                     FROM turn_usage_daily WHERE day >= $3) u
                GROUP BY 1 ORDER BY 1"#,
-            since
+            since,
+            midnight,
+            day
         )
         .fetch_all(&self.pool)
         .await?)
     }
 
     pub async fn usage_by_model(&self, since: DateTime<Utc>) -> Result<Vec<ModelTotals>, Error> {
+        let (midnight, day) = first_full_day(since);
         Ok(sqlx::query_as!(
             ModelTotals,
-            r#"SELECT model,
+            r#"SELECT model AS "model!",
                       COALESCE(sum(input_tokens), 0)::bigint AS "input_tokens!",
                       COALESCE(sum(output_tokens), 0)::bigint AS "output_tokens!",
                       COALESCE(sum(cache_read_tokens), 0)::bigint AS "cache_read_tokens!",
                       COALESCE(sum(cache_write_tokens), 0)::bigint AS "cache_write_tokens!",
-                      count(*) AS "requests!",
+                      COALESCE(sum(requests), 0)::bigint AS "requests!",
                       COALESCE(sum(cost_usd), 0)::float8 AS "cost_usd!",
-                      avg((input_tokens + cache_read_tokens + cache_write_tokens)::float8
-                          / NULLIF(context_window, 0)) AS context_utilization
-               FROM session_turns WHERE started_at >= $1
+                      sum(utilization_sum) / NULLIF(sum(utilization_n), 0) AS context_utilization
+               FROM (SELECT model, input_tokens::bigint, output_tokens::bigint,
+                            cache_read_tokens::bigint, cache_write_tokens::bigint,
+                            1::bigint AS requests, cost_usd::numeric,
+                            COALESCE((input_tokens + cache_read_tokens + cache_write_tokens)::float8
+                                     / NULLIF(context_window, 0), 0) AS utilization_sum,
+                            (context_window <> 0)::int::bigint AS utilization_n
+                      FROM session_turns WHERE started_at >= $1 AND started_at < $2
+                      UNION ALL
+                     SELECT model, input_tokens, output_tokens, cache_read_tokens,
+                            cache_write_tokens, requests, cost_usd, utilization_sum, utilization_n
+                     FROM turn_usage_daily WHERE day >= $3) u
                GROUP BY model ORDER BY 7 DESC, model"#,
-            since
+            since,
+            midnight,
+            day
         )
         .fetch_all(&self.pool)
         .await?)
     }
 
     pub async fn efficiency_totals(&self, since: DateTime<Utc>) -> Result<EfficiencyTotals, Error> {
+        let (midnight, day) = first_full_day(since);
         let turns = sqlx::query!(
             r#"SELECT COALESCE(sum(input_tokens), 0)::bigint AS "input!",
                       COALESCE(sum(output_tokens), 0)::bigint AS "output!",
                       COALESCE(sum(cache_read_tokens), 0)::bigint AS "cache_read!",
-                      avg((input_tokens + cache_read_tokens + cache_write_tokens)::float8
-                          / NULLIF(context_window, 0)) AS utilization
-               FROM session_turns WHERE started_at >= $1"#,
-            since
+                      sum(utilization_sum) / NULLIF(sum(utilization_n), 0) AS utilization
+               FROM (SELECT input_tokens::bigint, output_tokens::bigint,
+                            cache_read_tokens::bigint,
+                            COALESCE((input_tokens + cache_read_tokens + cache_write_tokens)::float8
+                                     / NULLIF(context_window, 0), 0) AS utilization_sum,
+                            (context_window <> 0)::int::bigint AS utilization_n
+                      FROM session_turns WHERE started_at >= $1 AND started_at < $2
+                      UNION ALL
+                     SELECT input_tokens, output_tokens, cache_read_tokens, utilization_sum,
+                            utilization_n
+                     FROM turn_usage_daily WHERE day >= $3) u"#,
+            since,
+            midnight,
+            day
         )
         .fetch_one(&self.pool)
         .await?;

@@ -1,0 +1,130 @@
+//! Retention of turn-level detail: rows older than the window are deleted in small batches, so
+//! no long transaction holds locks against ingest. Sessions, their totals, `token_usage_details`,
+//! `file_access_log` and the daily rollup `turn_usage_daily` are kept: the aggregate endpoints go
+//! on answering from them. One replica at a time does it, under a session advisory lock; the
+//! others find it taken and skip. See docs/scaling.md.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use super::{Error, Store};
+
+/// Advisory lock key of the retention job (two-int form, apart from ingest's bigint keys).
+const LOCK_CLASS: i32 = 0x0acd;
+const LOCK_RETENTION: i32 = 9;
+
+/// Rows deleted by one pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub turns: u64,
+    pub tool_calls: u64,
+    pub retries: u64,
+    pub ledger: u64,
+}
+
+impl Store {
+    /// Deletes detail older than `before`, `batch` rows per statement. `None` when another
+    /// replica holds the job's lock.
+    pub async fn purge_detail(
+        &self,
+        before: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<Option<Purged>, Error> {
+        let mut conn = self.pool.acquire().await?;
+        let locked = sqlx::query_scalar!(
+            r#"SELECT pg_try_advisory_lock($1, $2) AS "locked!""#,
+            LOCK_CLASS,
+            LOCK_RETENTION
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if !locked {
+            return Ok(None);
+        }
+        let result = async {
+            let mut purged = Purged::default();
+            loop {
+                let turns = sqlx::query!(
+                    r#"DELETE FROM session_turns WHERE ctid = ANY(ARRAY(
+                           SELECT ctid FROM session_turns WHERE started_at < $1 LIMIT $2))"#,
+                    before,
+                    batch
+                )
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                let tools = sqlx::query!(
+                    r#"DELETE FROM session_tool_calls WHERE ctid = ANY(ARRAY(
+                           SELECT ctid FROM session_tool_calls WHERE started_at < $1 LIMIT $2))"#,
+                    before,
+                    batch
+                )
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                let retries = sqlx::query!(
+                    r#"DELETE FROM session_retries WHERE ctid = ANY(ARRAY(
+                           SELECT ctid FROM session_retries
+                           WHERE COALESCE(occurred_at, created_at) < $1 LIMIT $2))"#,
+                    before,
+                    batch
+                )
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                // Ledger rows of session and test-run spans stay: they are few, and they link
+                // a trace to its session.
+                let ledger = sqlx::query!(
+                    r#"DELETE FROM otlp_spans WHERE ctid = ANY(ARRAY(
+                           SELECT ctid FROM otlp_spans
+                           WHERE received_at < $1 AND kind IN ('turn', 'tool', 'retry')
+                           LIMIT $2))"#,
+                    before,
+                    batch
+                )
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                purged.turns += turns;
+                purged.tool_calls += tools;
+                purged.retries += retries;
+                purged.ledger += ledger;
+                if turns.max(tools).max(retries).max(ledger) < batch as u64 {
+                    return Ok::<_, Error>(purged);
+                }
+            }
+        }
+        .await;
+        sqlx::query_scalar!(
+            r#"SELECT pg_advisory_unlock($1, $2) AS "unlocked!""#,
+            LOCK_CLASS,
+            LOCK_RETENTION
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        result.map(Some)
+    }
+}
+
+/// The job inside `serve`: a pass a minute after start, then hourly, until shutdown. Failures are
+/// logged and retried at the next pass.
+pub async fn run(store: Store, days: u32, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return Ok(()),
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = Duration::from_secs(3600);
+        let before = Utc::now() - chrono::Duration::days(i64::from(days));
+        match store.purge_detail(before, 10_000).await {
+            Ok(Some(purged)) if purged != Purged::default() => {
+                tracing::info!(?purged, %before, "retention: old turn-level detail deleted");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "retention pass failed"),
+        }
+    }
+}

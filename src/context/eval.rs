@@ -16,15 +16,13 @@ use serde::Serialize;
 
 use super::history::{self, Commit};
 use super::plan::{DEFAULT_LRU_SIZE, default_budget, plan};
-use super::{Candidate, Doc, PlanInput, Weights};
+use super::calibrate::{ACCESS_WINDOW, qualifies};
+use super::{Candidate, Doc, Mix, PlanInput, Weights};
 use crate::indexer::count::{estimate_tokens, is_binary};
 
 /// Files larger than this are left out of the replayed index (generated or vendored data).
 const MAX_FILE_BYTES: u64 = 1 << 20;
-const WINDOW: usize = 100;
 const HISTORY: usize = 3000;
-/// How many earlier commits give co-change links (the endpoint uses the same).
-pub const CO_CHANGE_COMMITS: usize = 500;
 pub const RANKINGS: [&str; 4] = ["ours", "bm25", "recent", "hot"];
 
 pub struct EvalArgs<'a> {
@@ -32,7 +30,8 @@ pub struct EvalArgs<'a> {
     pub commits: usize,
     pub budget_tokens: Option<u64>,
     pub rev: &'a str,
-    pub weights: Weights,
+    /// Our mix; None: self-calibrated per commit, as the endpoint does.
+    pub mix: Option<Mix>,
 }
 
 #[derive(Debug, Serialize)]
@@ -149,14 +148,7 @@ fn tree(repo: &Path, rev: &str) -> Result<Vec<(String, String)>, String> {
 fn selected(log: &[Commit], n: usize) -> Vec<usize> {
     log.iter()
         .enumerate()
-        .filter(|(_, c)| {
-            let source: Vec<_> = c
-                .changes
-                .iter()
-                .filter(|ch| super::is_code(&ch.path))
-                .collect();
-            (1..=20).contains(&source.len()) && source.iter().any(|ch| ch.status != 'A')
-        })
+        .filter(|(_, c)| qualifies(c))
         .map(|(i, _)| i)
         .take(n)
         .collect()
@@ -179,8 +171,7 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
         let commit = &log[i];
         let older = &log[i + 1..];
         let last = history::last_modified(older);
-        let touched = history::touch_counts(&older[..older.len().min(WINDOW)]);
-        let change_sets = history::change_sets(older, CO_CHANGE_COMMITS);
+        let touched = history::touch_counts(&older[..older.len().min(ACCESS_WINDOW)]);
         let mut files = Vec::new();
         for (oid, path) in tree(args.repo, &format!("{}^", commit.id))? {
             if let Some((content, file_tokens, doc)) = blobs.get(&oid, &path)? {
@@ -211,11 +202,11 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
             files.len(),
             wanted.len()
         );
-        for (name, weights) in RANKINGS.iter().zip([
-            args.weights,
-            Weights::only_bm25(),
-            Weights::only_recency(),
-            Weights::only_frequency(),
+        for (name, mix) in RANKINGS.iter().zip([
+            args.mix,
+            Some(Mix::only(Weights::only_bm25())),
+            Some(Mix::only(Weights::only_recency())),
+            Some(Mix::only(Weights::only_frequency())),
         ]) {
             let input = PlanInput {
                 feature: &commit.subject_and_body,
@@ -224,8 +215,8 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
                 open_files: &[],
                 lru_size: DEFAULT_LRU_SIZE,
                 max_file_tokens: None,
-                weights,
-                change_sets: &change_sets,
+                mix,
+                history: older,
             };
             let p = plan(&input, &files);
             let found = p
@@ -239,6 +230,19 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
             *hits.entry(name).or_default() += found as f64;
             *tokens.entry(name).or_default() += p.segments.files as f64;
             line.push_str(&format!(" {name} {found}/{}", wanted.len()));
+            if let Some(c) = &p.calibration {
+                let w = c.mix.weights;
+                line.push_str(&format!(
+                    " (mix {:.2}/{:.2}/{:.2}/{:.2} share {:.2}, past {:.2} vs {:.2})",
+                    w.bm25,
+                    w.recency,
+                    w.frequency,
+                    w.imports,
+                    c.mix.relevance_share,
+                    c.recall,
+                    c.relevance_recall
+                ));
+            }
         }
         writeln!(progress, "{line}").ok();
     }
@@ -277,14 +281,17 @@ pub fn cli(args: &crate::config::EvalContextArgs) -> Result<(), crate::Error> {
             commits: args.commits,
             budget_tokens: args.budget_tokens,
             rev: &args.rev,
-            weights: match args.weights.as_deref() {
-                Some(&[bm25, recency, frequency, imports]) => Weights {
-                    bm25,
-                    recency,
-                    frequency,
-                    imports,
-                },
-                _ => Weights::default(),
+            mix: match args.weights.as_deref() {
+                Some(&[bm25, recency, frequency, imports]) => Some(Mix {
+                    weights: Weights {
+                        bm25,
+                        recency,
+                        frequency,
+                        imports,
+                    },
+                    relevance_share: 0.5,
+                }),
+                _ => None,
             },
         },
         &mut std::io::stderr(),

@@ -23,8 +23,8 @@ fn input<'a>(feature: &'a str, budget: u64, open: &'a [String]) -> PlanInput<'a>
         open_files: open,
         lru_size: 2,
         max_file_tokens: None,
-        weights: Weights::default(),
-        change_sets: &[],
+        mix: None,
+        history: &[],
     }
 }
 

@@ -187,6 +187,15 @@ pub async fn optimize(
     let feature = req.feature.clone();
     let (plan, recency_source) = tokio::task::spawn_blocking(move || {
         let (files, source, log) = candidates(FsPath::new(&root), &index, &access);
+        // The calibration reads files as they were before each replayed commit.
+        let blobs = (!log.is_empty())
+            .then(|| history::Blobs::open(FsPath::new(&root)).ok())
+            .flatten()
+            .map(std::cell::RefCell::new);
+        let past_doc = |rev: &str, path: &str| {
+            let mut blobs = blobs.as_ref()?.borrow_mut();
+            Some(blobs.get(&format!("{rev}:{path}"), path).ok()??.2)
+        };
         let input = PlanInput {
             feature: &feature,
             budget_tokens: budget,
@@ -196,6 +205,7 @@ pub async fn optimize(
             max_file_tokens: None,
             mix: None,
             history: &log,
+            past_doc: Some(&past_doc),
         };
         (crate::context::plan(&input, &files), source)
     })

@@ -4,12 +4,14 @@
 //! whose commit messages name the files they touch gets a ranking led by relevance; one whose
 //! work clusters in recently changed files gets more of the priors and links.
 //!
-//! The replay is cheap and approximate: the candidates are the files as they are now (so a past
-//! commit's own words are in its files — this favours relevance a little), but recency, access
-//! counts and co-changes are taken as they were before each replayed commit, and packing is
-//! simulated without truncation.
+//! The replay is cheap and approximate: the candidates are the files as they are now, except
+//! that files changed since a replayed commit are read as they were before it (`past_doc`;
+//! otherwise a commit's own words are in its files and relevance looks better than it is);
+//! recency, access counts and co-changes are taken as they were before each replayed commit;
+//! token counts are today's, and packing is simulated without truncation.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,7 +21,10 @@ use super::history::{self, Commit};
 use super::rank::{Mix, Signals, rank};
 use super::score::{self, Weights};
 use super::terms::terms;
-use super::{Candidate, is_code};
+use super::{Candidate, Doc, is_code};
+
+/// A file's terms as of a revision (`rev`, `path`); None when it did not exist or is not text.
+pub type PastDoc<'a> = &'a dyn Fn(&str, &str) -> Option<Arc<Doc>>;
 
 /// How many earlier qualifying commits are replayed.
 pub const CALIBRATION_COMMITS: usize = 20;
@@ -43,10 +48,10 @@ pub struct Calibration {
     pub relevance_recall: f64,
 }
 
-/// The mixes tried: relevance alone, and relevance with recency and/or access counts at
+/// The mixes tried: the default (first, so that it wins ties), relevance alone, and relevance with recency and/or access counts at
 /// a few strengths, with and without links, alone or interleaved with relevance.
 pub fn grid() -> Vec<Mix> {
-    let mut out = vec![Mix::only(Weights::only_bm25())];
+    let mut out = vec![Mix::default(), Mix::only(Weights::only_bm25())];
     for prior in [0.1, 0.2, 0.3, 0.45] {
         for (rec, freq) in [(prior, 0.0), (0.0, prior), (prior / 2.0, prior / 2.0)] {
             for links in [0.0, 0.35] {
@@ -82,6 +87,7 @@ pub fn calibrate(
     older: &[Commit],
     file_budget: u64,
     max_file: u64,
+    past_doc: Option<PastDoc<'_>>,
 ) -> Option<Calibration> {
     let index: HashMap<&str, usize> = files
         .iter()
@@ -109,9 +115,30 @@ pub fn calibrate(
     let mixes = grid();
     let mut totals = vec![0.0; mixes.len()];
     let no_open = HashSet::new();
+    let mut changed_since: HashSet<usize> = HashSet::new();
+    let mut seen = 0;
     for (j, wanted) in &picks {
         let before = &older[j + 1..];
-        let relevance = score::relevance(bm25, &terms(&older[*j].subject_and_body));
+        for c in &older[seen..=*j] {
+            changed_since.extend(c.changes.iter().filter_map(|ch| index.get(ch.path.as_str())));
+        }
+        seen = j + 1;
+        let query = terms(&older[*j].subject_and_body);
+        let relevance = match past_doc {
+            Some(doc_at) => {
+                let rev = format!("{}^", older[*j].id);
+                let docs = files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| match changed_since.contains(&i) {
+                        true => doc_at(&rev, &f.path).unwrap_or_default(),
+                        false => f.doc.clone(),
+                    })
+                    .collect();
+                score::relevance(&Bm25::new(docs), &query)
+            }
+            None => score::relevance(bm25, &query),
+        };
         let last = history::last_modified(before);
         let touched = history::touch_counts(&before[..before.len().min(ACCESS_WINDOW)]);
         let as_of: Vec<Candidate> = files
@@ -139,13 +166,13 @@ pub fn calibrate(
         }
     }
     let n = picks.len() as f64;
-    // Best mean recall; ties go to the earlier (simpler) mix in the grid.
-    let best = (0..mixes.len()).fold(0, |b, i| if totals[i] > totals[b] + 1e-9 { i } else { b });
+    // Best mean recall; ties go to the earlier mix in the grid, so to the default mix first.
+    let best = (1..mixes.len()).fold(0, |b, i| if totals[i] > totals[b] + 1e-9 { i } else { b });
     Some(Calibration {
         commits: picks.len(),
         mix: mixes[best],
         recall: totals[best] / n,
-        relevance_recall: totals[0] / n,
+        relevance_recall: totals[1] / n,
     })
 }
 
@@ -221,14 +248,14 @@ mod tests {
             .collect();
         let bm25 = Bm25::new(files.iter().map(|f| f.doc.clone()).collect());
         let imports = vec![Vec::new(); files.len()];
-        let c = calibrate(&files, &bm25, &imports, &older, 6_000, 4_000).unwrap();
+        let c = calibrate(&files, &bm25, &imports, &older, 6_000, 4_000, None).unwrap();
         assert_eq!(c.commits, CALIBRATION_COMMITS);
         assert!(c.recall > c.relevance_recall, "{c:?}");
         assert_ne!(c.mix, Mix::only(Weights::only_bm25()));
     }
 
     #[test]
-    fn relevance_alone_where_messages_name_the_file() {
+    fn relevance_found_where_messages_name_the_file() {
         let mut files = Vec::new();
         for i in 0..40 {
             let body = format!("fn item{i}() {{}}\n");
@@ -243,8 +270,8 @@ mod tests {
             .collect();
         let bm25 = Bm25::new(files.iter().map(|f| f.doc.clone()).collect());
         let imports = vec![Vec::new(); files.len()];
-        let c = calibrate(&files, &bm25, &imports, &older, 2_000, 4_000).unwrap();
-        assert_eq!(c.mix, Mix::only(Weights::only_bm25()));
+        let c = calibrate(&files, &bm25, &imports, &older, 2_000, 4_000, None).unwrap();
+        assert_eq!(c.relevance_recall, 1.0);
         assert_eq!(c.recall, 1.0);
     }
 
@@ -253,6 +280,6 @@ mod tests {
         let files = vec![Candidate::new("a.rs", "fn a() {}", 10, None, 0)];
         let older = vec![commit("c", 1, "a", &[('M', "a.rs")])];
         let bm25 = Bm25::new(files.iter().map(|f| f.doc.clone()).collect());
-        assert!(calibrate(&files, &bm25, &[vec![]], &older, 1_000, 500).is_none());
+        assert!(calibrate(&files, &bm25, &[vec![]], &older, 1_000, 500, None).is_none());
     }
 }

@@ -6,19 +6,18 @@
 //! modified, most accessed ("accessed" = touched by the `window` commits before it).
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::cell::RefCell;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::history::{self, Commit};
+use super::history::{self, Blobs, Commit};
 use super::plan::{DEFAULT_LRU_SIZE, default_budget, plan};
 use super::calibrate::{ACCESS_WINDOW, qualifies};
-use super::{Candidate, Doc, Mix, PlanInput, Weights};
-use crate::indexer::count::{estimate_tokens, is_binary};
+use super::{Candidate, Mix, PlanInput, Weights};
 
 /// Files larger than this are left out of the replayed index (generated or vendored data).
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -44,78 +43,6 @@ pub struct EvalResult {
     /// Changed files found per 100K planned file tokens.
     pub hits_per_100k_tokens: HashMap<&'static str, f64>,
     pub seconds: f64,
-}
-
-/// A blob's text, token estimate and terms.
-type Blob = Option<(Arc<str>, u64, Arc<Doc>)>;
-
-struct Blobs {
-    child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-    /// Per blob id: content, tokens and terms (None: binary or not UTF-8).
-    cache: HashMap<String, Blob>,
-}
-
-impl Blobs {
-    fn open(repo: &Path) -> Result<Self, String> {
-        let mut child = Command::new("git")
-            .arg("-C")
-            .arg(repo)
-            .args(["cat-file", "--batch"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run git cat-file: {e}"))?;
-        let input = child.stdin.take().ok_or("no stdin")?;
-        let output = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        Ok(Self {
-            child,
-            input,
-            output,
-            cache: HashMap::new(),
-        })
-    }
-
-    fn get(&mut self, oid: &str, path: &str) -> Result<Blob, String> {
-        if let Some(hit) = self.cache.get(oid) {
-            return Ok(hit.clone());
-        }
-        writeln!(self.input, "{oid}").map_err(|e| e.to_string())?;
-        self.input.flush().map_err(|e| e.to_string())?;
-        let mut header = String::new();
-        self.output
-            .read_line(&mut header)
-            .map_err(|e| e.to_string())?;
-        let size: usize = header
-            .split_whitespace()
-            .nth(2)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("git cat-file: unexpected {header:?}"))?;
-        let mut body = vec![0; size + 1];
-        self.output
-            .read_exact(&mut body)
-            .map_err(|e| e.to_string())?;
-        body.pop();
-        let entry = if is_binary(&body) {
-            None
-        } else {
-            String::from_utf8(body).ok().map(|text| {
-                let tokens = estimate_tokens(text.chars().count() as u64);
-                let doc = Arc::new(Doc::new(path, &text));
-                (Arc::from(text), tokens, doc)
-            })
-        };
-        self.cache.insert(oid.to_string(), entry.clone());
-        Ok(entry)
-    }
-}
-
-impl Drop for Blobs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// (blob id, path) of the files of `rev`'s tree up to [`MAX_FILE_BYTES`].
@@ -162,7 +89,11 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
         return Err("no commit touches 1–20 existing source files".into());
     }
     let budget = args.budget_tokens.unwrap_or(default_budget(200_000));
-    let mut blobs = Blobs::open(args.repo)?;
+    let blobs = RefCell::new(Blobs::open(args.repo)?);
+    let past_doc = |rev: &str, path: &str| {
+        let blob = blobs.borrow_mut().get(&format!("{rev}:{path}"), path).ok()??;
+        Some(blob.2)
+    };
     let mut recall: HashMap<&str, f64> = HashMap::new();
     let mut precision: HashMap<&str, f64> = HashMap::new();
     let mut hits: HashMap<&str, f64> = HashMap::new();
@@ -174,7 +105,8 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
         let touched = history::touch_counts(&older[..older.len().min(ACCESS_WINDOW)]);
         let mut files = Vec::new();
         for (oid, path) in tree(args.repo, &format!("{}^", commit.id))? {
-            if let Some((content, file_tokens, doc)) = blobs.get(&oid, &path)? {
+            let blob = blobs.borrow_mut().get(&oid, &path)?;
+            if let Some((content, file_tokens, doc)) = blob {
                 files.push(Candidate {
                     last_modified: last.get(&path).copied(),
                     access_count: touched.get(&path).copied().unwrap_or(0),
@@ -217,6 +149,7 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
                 max_file_tokens: None,
                 mix,
                 history: older,
+                past_doc: Some(&past_doc),
             };
             let p = plan(&input, &files);
             let found = p

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::Candidate;
 use super::bm25::Bm25;
 use super::imports::import_links;
-use super::calibrate::{CO_CHANGE_COMMITS, Calibration, calibrate};
+use super::calibrate::{CO_CHANGE_COMMITS, Calibration, PastDoc, calibrate};
 use super::history::{self, Commit};
 use super::rank::{Mix, Signals, rank};
 use super::score;
@@ -51,6 +51,8 @@ pub struct PlanInput<'a> {
     /// The commits before this plan, newest first (from `git log`; empty when unknown): the
     /// co-change links and the calibration.
     pub history: &'a [Commit],
+    /// Files as they were at a past revision, for the calibration's replay (None: as now).
+    pub past_doc: Option<PastDoc<'a>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
@@ -152,7 +154,15 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
     };
     let calibration = match input.mix {
         Some(_) => None,
-        None => calibrate(files, &bm25, &imports, input.history, file_budget, max_file),
+        None => calibrate(
+            files,
+            &bm25,
+            &imports,
+            input.history,
+            file_budget,
+            max_file,
+            input.past_doc,
+        ),
     };
     let mix = input
         .mix

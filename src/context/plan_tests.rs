@@ -25,6 +25,7 @@ fn input<'a>(feature: &'a str, budget: u64, open: &'a [String]) -> PlanInput<'a>
         max_file_tokens: None,
         mix: None,
         history: &[],
+        past_doc: None,
     }
 }
 

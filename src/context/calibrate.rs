@@ -120,7 +120,11 @@ pub fn calibrate(
     for (j, wanted) in &picks {
         let before = &older[j + 1..];
         for c in &older[seen..=*j] {
-            changed_since.extend(c.changes.iter().filter_map(|ch| index.get(ch.path.as_str())));
+            changed_since.extend(
+                c.changes
+                    .iter()
+                    .filter_map(|ch| index.get(ch.path.as_str())),
+            );
         }
         seen = j + 1;
         let query = terms(&older[*j].subject_and_body);
@@ -237,13 +241,24 @@ mod tests {
         let mut files = Vec::new();
         for i in 0..40 {
             let body = format!("fn item{i}() {{}}\n");
-            files.push(Candidate::new(&format!("src/m{i}.rs"), &body, 2_000, None, 0));
+            files.push(Candidate::new(
+                &format!("src/m{i}.rs"),
+                &body,
+                2_000,
+                None,
+                0,
+            ));
         }
         let older: Vec<Commit> = (0..30)
             .map(|k| {
                 let t = 1_000 - k as i64;
                 let path = format!("src/m{}.rs", k % 3);
-                commit(&format!("c{k}"), t, &format!("item{}", 20 + k), &[('M', &path)])
+                commit(
+                    &format!("c{k}"),
+                    t,
+                    &format!("item{}", 20 + k),
+                    &[('M', &path)],
+                )
             })
             .collect();
         let bm25 = Bm25::new(files.iter().map(|f| f.doc.clone()).collect());
@@ -259,13 +274,24 @@ mod tests {
         let mut files = Vec::new();
         for i in 0..40 {
             let body = format!("fn item{i}() {{}}\n");
-            files.push(Candidate::new(&format!("src/m{i}.rs"), &body, 2_000, None, 0));
+            files.push(Candidate::new(
+                &format!("src/m{i}.rs"),
+                &body,
+                2_000,
+                None,
+                0,
+            ));
         }
         let older: Vec<Commit> = (0..30)
             .map(|k| {
                 let i = (k * 7) % 40;
                 let path = format!("src/m{i}.rs");
-                commit(&format!("c{k}"), 1_000 - k as i64, &format!("item{i}"), &[('M', &path)])
+                commit(
+                    &format!("c{k}"),
+                    1_000 - k as i64,
+                    &format!("item{i}"),
+                    &[('M', &path)],
+                )
             })
             .collect();
         let bm25 = Bm25::new(files.iter().map(|f| f.doc.clone()).collect());

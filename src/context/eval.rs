@@ -5,8 +5,8 @@
 //! in the plan) is compared with three rankings alone at the same budget: BM25, most recently
 //! modified, most accessed ("accessed" = touched by the `window` commits before it).
 
-use std::collections::{HashMap, HashSet};
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::calibrate::{ACCESS_WINDOW, qualifies};
 use super::history::{self, Blobs, Commit};
 use super::plan::{DEFAULT_LRU_SIZE, default_budget, plan};
-use super::calibrate::{ACCESS_WINDOW, qualifies};
 use super::{Candidate, Mix, PlanInput, Weights};
 
 /// Files larger than this are left out of the replayed index (generated or vendored data).
@@ -91,7 +91,10 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
     let budget = args.budget_tokens.unwrap_or(default_budget(200_000));
     let blobs = RefCell::new(Blobs::open(args.repo)?);
     let past_doc = |rev: &str, path: &str| {
-        let blob = blobs.borrow_mut().get(&format!("{rev}:{path}"), path).ok()??;
+        let blob = blobs
+            .borrow_mut()
+            .get(&format!("{rev}:{path}"), path)
+            .ok()??;
         Some(blob.2)
     };
     let mut recall: HashMap<&str, f64> = HashMap::new();

@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 
 use super::Candidate;
 use super::bm25::Bm25;
-use super::imports::import_links;
 use super::calibrate::{CO_CHANGE_COMMITS, Calibration, PastDoc, calibrate};
 use super::history::{self, Commit};
+use super::imports::import_links;
 use super::rank::{Mix, Signals, rank};
 use super::score;
 use super::terms::terms;

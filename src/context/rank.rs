@@ -179,9 +179,18 @@ mod tests {
         let combined = vec![(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6)];
         let rel = [0.1, 0.2, 0.3, 0.4];
         let ids = |v: Vec<(usize, f64)>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
-        assert_eq!(ids(interleave(combined.clone(), &rel, &f, 0.0)), [0, 1, 2, 3]);
-        assert_eq!(ids(interleave(combined.clone(), &rel, &f, 0.5)), [0, 3, 1, 2]);
-        assert_eq!(ids(interleave(combined.clone(), &rel, &f, 1.0)), [3, 2, 1, 0]);
+        assert_eq!(
+            ids(interleave(combined.clone(), &rel, &f, 0.0)),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(
+            ids(interleave(combined.clone(), &rel, &f, 0.5)),
+            [0, 3, 1, 2]
+        );
+        assert_eq!(
+            ids(interleave(combined.clone(), &rel, &f, 1.0)),
+            [3, 2, 1, 0]
+        );
         assert_eq!(ids(interleave(combined, &rel, &f, 0.25)), [0, 1, 2, 3]);
     }
 

@@ -256,8 +256,8 @@ pub struct EvalContextArgs {
     /// Replay the history that ends here.
     #[arg(long, default_value = "HEAD")]
     pub rev: String,
-    /// Weights of our ranking, `bm25,recency,frequency,links` (for tuning; default the
-    /// planner's).
+    /// A fixed mix for our ranking, `bm25,recency,frequency,links`, alternated with relevance
+    /// (for tuning; default: self-calibrated per commit, as the endpoint does).
     #[arg(long, value_delimiter = ',')]
     pub weights: Option<Vec<f64>>,
 }

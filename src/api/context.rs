@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::extract::{Json as JsonBody, Path, Query, parse_id};
 use super::{ApiState, Error};
 use crate::context::plan::{DEFAULT_LRU_SIZE, LAYOUT_WINDOW, default_budget};
-use crate::context::{Candidate, Plan, PlanInput, Weights, history};
+use crate::context::{Candidate, Plan, PlanInput, history};
 use crate::store::context::TurnContextRow;
 use crate::store::file_access::HotFile;
 
@@ -186,7 +186,16 @@ pub async fn optimize(
     let open_files: Vec<String> = req.open_files.iter().map(|p| relative(&root, p)).collect();
     let feature = req.feature.clone();
     let (plan, recency_source) = tokio::task::spawn_blocking(move || {
-        let (files, source, change_sets) = candidates(FsPath::new(&root), &index, &access);
+        let (files, source, log) = candidates(FsPath::new(&root), &index, &access);
+        // The calibration reads files as they were before each replayed commit.
+        let blobs = (!log.is_empty())
+            .then(|| history::Blobs::open(FsPath::new(&root)).ok())
+            .flatten()
+            .map(std::cell::RefCell::new);
+        let past_doc = |rev: &str, path: &str| {
+            let mut blobs = blobs.as_ref()?.borrow_mut();
+            Some(blobs.get(&format!("{rev}:{path}"), path).ok()??.2)
+        };
         let input = PlanInput {
             feature: &feature,
             budget_tokens: budget,
@@ -194,8 +203,9 @@ pub async fn optimize(
             open_files: &open_files,
             lru_size,
             max_file_tokens: None,
-            weights: Weights::default(),
-            change_sets: &change_sets,
+            mix: None,
+            history: &log,
+            past_doc: Some(&past_doc),
         };
         (crate::context::plan(&input, &files), source)
     })
@@ -220,22 +230,20 @@ fn relative(root: &str, path: &str) -> String {
     p.trim_start_matches("./").to_string()
 }
 
-/// The index's text files, read from the root; recency and co-change sets from `git log` when
-/// the root is a git work tree, else recency from the index's mtimes.
+/// The index's text files, read from the root; recency and the history (co-changes and
+/// calibration) from `git log` when the root is a git work tree, else recency from the index's
+/// mtimes and no history.
 fn candidates(
     root: &FsPath,
     index: &HashMap<String, crate::indexer::FileRecord>,
     access: &HashMap<String, i64>,
-) -> (Vec<Candidate>, &'static str, Vec<Vec<String>>) {
+) -> (Vec<Candidate>, &'static str, Vec<history::Commit>) {
     let log = root
         .join(".git")
         .exists()
         .then(|| history::log(root, "HEAD", 2000).ok())
         .flatten();
-    let change_sets = log.as_ref().map_or_else(Vec::new, |l| {
-        history::change_sets(l, crate::context::eval::CO_CHANGE_COMMITS)
-    });
-    let git = log.map(|l| history::last_modified(&l));
+    let git = log.as_ref().map(|l| history::last_modified(l));
     let mut files = Vec::new();
     let mut paths: Vec<&String> = index.keys().collect();
     paths.sort();
@@ -265,5 +273,5 @@ fn candidates(
         ));
     }
     let source = if git.is_some() { "git" } else { "mtime" };
-    (files, source, change_sets)
+    (files, source, log.unwrap_or_default())
 }

@@ -5,26 +5,23 @@
 //! in the plan) is compared with three rankings alone at the same budget: BM25, most recently
 //! modified, most accessed ("accessed" = touched by the `window` commits before it).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::history::{self, Commit};
+use super::calibrate::{ACCESS_WINDOW, qualifies};
+use super::history::{self, Blobs, Commit};
 use super::plan::{DEFAULT_LRU_SIZE, default_budget, plan};
-use super::{Candidate, Doc, PlanInput, Weights};
-use crate::indexer::count::{estimate_tokens, is_binary};
+use super::{Candidate, Mix, PlanInput, Weights};
 
 /// Files larger than this are left out of the replayed index (generated or vendored data).
 const MAX_FILE_BYTES: u64 = 1 << 20;
-const WINDOW: usize = 100;
 const HISTORY: usize = 3000;
-/// How many earlier commits give co-change links (the endpoint uses the same).
-pub const CO_CHANGE_COMMITS: usize = 500;
 pub const RANKINGS: [&str; 4] = ["ours", "bm25", "recent", "hot"];
 
 pub struct EvalArgs<'a> {
@@ -32,7 +29,8 @@ pub struct EvalArgs<'a> {
     pub commits: usize,
     pub budget_tokens: Option<u64>,
     pub rev: &'a str,
-    pub weights: Weights,
+    /// Our mix; None: self-calibrated per commit, as the endpoint does.
+    pub mix: Option<Mix>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,78 +43,6 @@ pub struct EvalResult {
     /// Changed files found per 100K planned file tokens.
     pub hits_per_100k_tokens: HashMap<&'static str, f64>,
     pub seconds: f64,
-}
-
-/// A blob's text, token estimate and terms.
-type Blob = Option<(Arc<str>, u64, Arc<Doc>)>;
-
-struct Blobs {
-    child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-    /// Per blob id: content, tokens and terms (None: binary or not UTF-8).
-    cache: HashMap<String, Blob>,
-}
-
-impl Blobs {
-    fn open(repo: &Path) -> Result<Self, String> {
-        let mut child = Command::new("git")
-            .arg("-C")
-            .arg(repo)
-            .args(["cat-file", "--batch"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run git cat-file: {e}"))?;
-        let input = child.stdin.take().ok_or("no stdin")?;
-        let output = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        Ok(Self {
-            child,
-            input,
-            output,
-            cache: HashMap::new(),
-        })
-    }
-
-    fn get(&mut self, oid: &str, path: &str) -> Result<Blob, String> {
-        if let Some(hit) = self.cache.get(oid) {
-            return Ok(hit.clone());
-        }
-        writeln!(self.input, "{oid}").map_err(|e| e.to_string())?;
-        self.input.flush().map_err(|e| e.to_string())?;
-        let mut header = String::new();
-        self.output
-            .read_line(&mut header)
-            .map_err(|e| e.to_string())?;
-        let size: usize = header
-            .split_whitespace()
-            .nth(2)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("git cat-file: unexpected {header:?}"))?;
-        let mut body = vec![0; size + 1];
-        self.output
-            .read_exact(&mut body)
-            .map_err(|e| e.to_string())?;
-        body.pop();
-        let entry = if is_binary(&body) {
-            None
-        } else {
-            String::from_utf8(body).ok().map(|text| {
-                let tokens = estimate_tokens(text.chars().count() as u64);
-                let doc = Arc::new(Doc::new(path, &text));
-                (Arc::from(text), tokens, doc)
-            })
-        };
-        self.cache.insert(oid.to_string(), entry.clone());
-        Ok(entry)
-    }
-}
-
-impl Drop for Blobs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// (blob id, path) of the files of `rev`'s tree up to [`MAX_FILE_BYTES`].
@@ -149,14 +75,7 @@ fn tree(repo: &Path, rev: &str) -> Result<Vec<(String, String)>, String> {
 fn selected(log: &[Commit], n: usize) -> Vec<usize> {
     log.iter()
         .enumerate()
-        .filter(|(_, c)| {
-            let source: Vec<_> = c
-                .changes
-                .iter()
-                .filter(|ch| super::is_code(&ch.path))
-                .collect();
-            (1..=20).contains(&source.len()) && source.iter().any(|ch| ch.status != 'A')
-        })
+        .filter(|(_, c)| qualifies(c))
         .map(|(i, _)| i)
         .take(n)
         .collect()
@@ -170,7 +89,14 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
         return Err("no commit touches 1–20 existing source files".into());
     }
     let budget = args.budget_tokens.unwrap_or(default_budget(200_000));
-    let mut blobs = Blobs::open(args.repo)?;
+    let blobs = RefCell::new(Blobs::open(args.repo)?);
+    let past_doc = |rev: &str, path: &str| {
+        let blob = blobs
+            .borrow_mut()
+            .get(&format!("{rev}:{path}"), path)
+            .ok()??;
+        Some(blob.2)
+    };
     let mut recall: HashMap<&str, f64> = HashMap::new();
     let mut precision: HashMap<&str, f64> = HashMap::new();
     let mut hits: HashMap<&str, f64> = HashMap::new();
@@ -179,11 +105,11 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
         let commit = &log[i];
         let older = &log[i + 1..];
         let last = history::last_modified(older);
-        let touched = history::touch_counts(&older[..older.len().min(WINDOW)]);
-        let change_sets = history::change_sets(older, CO_CHANGE_COMMITS);
+        let touched = history::touch_counts(&older[..older.len().min(ACCESS_WINDOW)]);
         let mut files = Vec::new();
         for (oid, path) in tree(args.repo, &format!("{}^", commit.id))? {
-            if let Some((content, file_tokens, doc)) = blobs.get(&oid, &path)? {
+            let blob = blobs.borrow_mut().get(&oid, &path)?;
+            if let Some((content, file_tokens, doc)) = blob {
                 files.push(Candidate {
                     last_modified: last.get(&path).copied(),
                     access_count: touched.get(&path).copied().unwrap_or(0),
@@ -211,11 +137,11 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
             files.len(),
             wanted.len()
         );
-        for (name, weights) in RANKINGS.iter().zip([
-            args.weights,
-            Weights::only_bm25(),
-            Weights::only_recency(),
-            Weights::only_frequency(),
+        for (name, mix) in RANKINGS.iter().zip([
+            args.mix,
+            Some(Mix::only(Weights::only_bm25())),
+            Some(Mix::only(Weights::only_recency())),
+            Some(Mix::only(Weights::only_frequency())),
         ]) {
             let input = PlanInput {
                 feature: &commit.subject_and_body,
@@ -224,8 +150,9 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
                 open_files: &[],
                 lru_size: DEFAULT_LRU_SIZE,
                 max_file_tokens: None,
-                weights,
-                change_sets: &change_sets,
+                mix,
+                history: older,
+                past_doc: Some(&past_doc),
             };
             let p = plan(&input, &files);
             let found = p
@@ -239,6 +166,19 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
             *hits.entry(name).or_default() += found as f64;
             *tokens.entry(name).or_default() += p.segments.files as f64;
             line.push_str(&format!(" {name} {found}/{}", wanted.len()));
+            if let Some(c) = &p.calibration {
+                let w = c.mix.weights;
+                line.push_str(&format!(
+                    " (mix {:.2}/{:.2}/{:.2}/{:.2} share {:.2}, past {:.2} vs {:.2})",
+                    w.bm25,
+                    w.recency,
+                    w.frequency,
+                    w.imports,
+                    c.mix.relevance_share,
+                    c.recall,
+                    c.relevance_recall
+                ));
+            }
         }
         writeln!(progress, "{line}").ok();
     }
@@ -277,14 +217,17 @@ pub fn cli(args: &crate::config::EvalContextArgs) -> Result<(), crate::Error> {
             commits: args.commits,
             budget_tokens: args.budget_tokens,
             rev: &args.rev,
-            weights: match args.weights.as_deref() {
-                Some(&[bm25, recency, frequency, imports]) => Weights {
-                    bm25,
-                    recency,
-                    frequency,
-                    imports,
-                },
-                _ => Weights::default(),
+            mix: match args.weights.as_deref() {
+                Some(&[bm25, recency, frequency, imports]) => Some(Mix {
+                    weights: Weights {
+                        bm25,
+                        recency,
+                        frequency,
+                        imports,
+                    },
+                    relevance_share: 0.5,
+                }),
+                _ => None,
             },
         },
         &mut std::io::stderr(),

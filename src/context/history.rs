@@ -1,9 +1,15 @@
 //! Git history as the planner's recency (and, for a replay, access) signal: `git log` of a
-//! repository (work tree or bare), newest first, with the files each commit touched.
+//! repository (work tree or bare), newest first, with the files each commit touched; and file
+//! contents at a past revision ([`Blobs`], `git cat-file --batch`) for replays.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+
+use super::Doc;
+use crate::indexer::count::{estimate_tokens, is_binary};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -101,6 +107,85 @@ pub fn change_sets(commits: &[Commit], max: usize) -> Vec<Vec<String>> {
         .filter(|c| (2..=20).contains(&c.changes.len()))
         .map(|c| c.changes.iter().map(|ch| ch.path.clone()).collect())
         .collect()
+}
+
+/// A blob's text, token estimate and terms.
+pub type Blob = Option<(Arc<str>, u64, Arc<Doc>)>;
+
+/// Reads blobs through one `git cat-file --batch` process, caching each by name.
+pub struct Blobs {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    /// Per blob name: content, tokens and terms (None: binary, not UTF-8 or missing).
+    cache: HashMap<String, Blob>,
+}
+
+impl Blobs {
+    pub fn open(repo: &Path) -> Result<Self, String> {
+        let mut child = Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run git cat-file: {e}"))?;
+        let input = child.stdin.take().ok_or("no stdin")?;
+        let output = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        Ok(Self {
+            child,
+            input,
+            output,
+            cache: HashMap::new(),
+        })
+    }
+
+    /// The blob `name` (an id, or `rev:path`) of file `path`; None when binary, not UTF-8 or
+    /// missing.
+    pub fn get(&mut self, name: &str, path: &str) -> Result<Blob, String> {
+        if let Some(hit) = self.cache.get(name) {
+            return Ok(hit.clone());
+        }
+        writeln!(self.input, "{name}").map_err(|e| e.to_string())?;
+        self.input.flush().map_err(|e| e.to_string())?;
+        let mut header = String::new();
+        self.output
+            .read_line(&mut header)
+            .map_err(|e| e.to_string())?;
+        if header.trim_end().ends_with(" missing") {
+            self.cache.insert(name.to_string(), None);
+            return Ok(None);
+        }
+        let size: usize = header
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("git cat-file: unexpected {header:?}"))?;
+        let mut body = vec![0; size + 1];
+        self.output
+            .read_exact(&mut body)
+            .map_err(|e| e.to_string())?;
+        body.pop();
+        let entry = if is_binary(&body) {
+            None
+        } else {
+            String::from_utf8(body).ok().map(|text| {
+                let tokens = estimate_tokens(text.chars().count() as u64);
+                let doc = Arc::new(Doc::new(path, &text));
+                (Arc::from(text), tokens, doc)
+            })
+        };
+        self.cache.insert(name.to_string(), entry.clone());
+        Ok(entry)
+    }
+}
+
+impl Drop for Blobs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,17 @@
 //! Context management: what a turn's context window held (tracking, [`usage`]), and the
 //! token-budgeted context plan ([`plan`]): which files to load for a feature, ranked by BM25
 //! relevance over identifiers and paths, recency, access frequency and import links, packed
-//! under a budget it never exceeds, with large files cut to their relevant sections.
+//! under a budget it never exceeds, with large files cut to their relevant sections. How the
+//! signals are mixed is calibrated on the target's own recent history ([`calibrate`]).
 //! The endpoint and `scripts/eval-context` ([`eval`]) run the same planner.
 
 pub mod bm25;
+pub mod calibrate;
 pub mod eval;
 pub mod history;
 pub mod imports;
 pub mod plan;
+pub mod rank;
 pub mod score;
 pub mod terms;
 pub mod truncate;
@@ -18,6 +21,7 @@ use std::sync::Arc;
 
 pub use bm25::Doc;
 pub use plan::{Plan, PlanInput, PlannedFile, Reason, Segments, plan};
+pub use rank::Mix;
 pub use score::Weights;
 
 /// One indexed file the planner may choose.

@@ -9,8 +9,11 @@ use utoipa::ToSchema;
 
 use super::Candidate;
 use super::bm25::Bm25;
+use super::calibrate::{CO_CHANGE_COMMITS, Calibration, PastDoc, calibrate};
+use super::history::{self, Commit};
 use super::imports::import_links;
-use super::score::{self, Weights};
+use super::rank::{Mix, Signals, rank};
+use super::score;
 use super::terms::terms;
 use super::truncate::{LineRange, truncate};
 use crate::indexer::count::estimate_tokens;
@@ -23,12 +26,8 @@ pub const FEATURE_TOKENS: u64 = 5_000;
 pub const RECENT_FILE_TOKENS: u64 = 20_000;
 pub const CACHED_FILE_TOKENS: u64 = 50_000;
 pub const DEFAULT_LRU_SIZE: usize = 20;
-/// Files scoring below this are not worth their tokens.
-const MIN_SCORE: f64 = 0.02;
 /// A truncated slice smaller than this is not worth loading.
 const MIN_SLICE: u64 = 200;
-/// How many of the best files lend score to the files they import or are imported by.
-const IMPORT_TOP: usize = 10;
 
 /// The default budget for a window: the PRD's layout scaled to its size.
 pub fn default_budget(window: u64) -> u64 {
@@ -46,9 +45,14 @@ pub struct PlanInput<'a> {
     /// Most tokens one file may take before it is truncated; default 1/16 of the file budget
     /// (4.3K of the default 70K), so a few large files cannot crowd out the rest.
     pub max_file_tokens: Option<u64>,
-    pub weights: Weights,
-    /// Files of recent commits, one set per commit (from `git log`): co-change links.
-    pub change_sets: &'a [Vec<String>],
+    /// How to mix the signals; None: self-calibrate on `history` ([`super::calibrate`]), or
+    /// the default mix when the history is too short.
+    pub mix: Option<Mix>,
+    /// The commits before this plan, newest first (from `git log`; empty when unknown): the
+    /// co-change links and the calibration.
+    pub history: &'a [Commit],
+    /// Files as they were at a past revision, for the calibration's replay (None: as now).
+    pub past_doc: Option<PastDoc<'a>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
@@ -115,6 +119,8 @@ pub struct Plan {
     /// The LRU set: the most accessed files, most first.
     pub lru: Vec<String>,
     pub candidates: usize,
+    /// The mix calibrated on the target's history (None: a given or the default mix).
+    pub calibration: Option<Calibration>,
 }
 
 /// Scores and packs `files` for the feature. Never over `input.budget_tokens`.
@@ -125,7 +131,6 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
         .min(FEATURE_TOKENS)
         .min(budget - system);
     let file_budget = budget - system - feature;
-    let w = input.weights;
 
     let bm25 = Bm25::new(files.iter().map(|f| f.doc.clone()).collect());
     let query = terms(input.feature);
@@ -133,67 +138,56 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
     let relevance = score::relevance(&bm25, &query);
     let recency = score::recency(files);
     let frequency = score::frequency(files);
-    let base: Vec<f64> = (0..files.len())
-        .map(|i| {
-            let prior = w.recency * recency[i] + w.frequency * frequency[i];
-            // Changelogs and manifests change with every commit: recency and access count
-            // only for code files (in a ranking by the priors alone they still count).
-            let counts = w.bm25 == 0.0 || super::is_code(&files[i].path);
-            w.bm25 * relevance[i] + if counts { prior } else { 0.0 }
-        })
-        .collect();
-    let neighbours = if w.imports > 0.0 {
-        let texts: Vec<(&str, &str)> = files
-            .iter()
-            .map(|f| (f.path.as_str(), &*f.content))
-            .collect();
-        score::import_neighbours(&base, &import_links(&texts), IMPORT_TOP)
-    } else {
-        vec![None; files.len()]
-    };
-    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    let co_changes = if w.imports > 0.0 {
-        score::co_change_neighbours(&base, &paths, input.change_sets, IMPORT_TOP)
-    } else {
-        vec![None; files.len()]
-    };
-    // A file's link score: its strongest import link or co-change with a top file.
-    let neighbours: Vec<Option<(usize, f64)>> = neighbours
-        .into_iter()
-        .zip(co_changes)
-        .map(|(a, b)| match (a, b) {
-            (Some(x), Some(y)) => Some(if y.1 > x.1 { y } else { x }),
-            (x, y) => x.or(y),
-        })
-        .collect();
-    let lru = lru_set(files, input.lru_size);
-    let lru_paths: HashSet<&str> = lru.iter().map(String::as_str).collect();
-    let open: HashSet<&str> = input.open_files.iter().map(String::as_str).collect();
-
-    let mut scored: Vec<(usize, f64)> = (0..files.len())
-        .map(|i| {
-            let link = neighbours[i].map_or(0.0, |(_, s)| w.imports * s);
-            let open_bonus = if open.contains(files[i].path.as_str()) {
-                10.0
-            } else {
-                0.0
-            };
-            (i, base[i] + link + open_bonus)
-        })
-        .filter(|(_, s)| *s >= MIN_SCORE)
-        .collect();
-    scored.sort_by(|a, b| {
-        b.1.total_cmp(&a.1)
-            .then_with(|| files[a.0].path.cmp(&files[b.0].path))
-    });
-    if w.bm25 > 0.0 && (w.recency > 0.0 || w.frequency > 0.0) {
-        scored = interleave_with_relevance(scored, &relevance, files);
-    }
-
     let max_file = input
         .max_file_tokens
         .unwrap_or((file_budget / 16).max(1_000))
         .min(file_budget);
+    let needs_links = input.mix.is_none_or(|m| m.weights.imports > 0.0);
+    let imports = if needs_links {
+        let texts: Vec<(&str, &str)> = files
+            .iter()
+            .map(|f| (f.path.as_str(), &*f.content))
+            .collect();
+        import_links(&texts)
+    } else {
+        vec![Vec::new(); files.len()]
+    };
+    let calibration = match input.mix {
+        Some(_) => None,
+        None => calibrate(
+            files,
+            &bm25,
+            &imports,
+            input.history,
+            file_budget,
+            max_file,
+            input.past_doc,
+        ),
+    };
+    let mix = input
+        .mix
+        .or(calibration.as_ref().map(|c| c.mix))
+        .unwrap_or_default();
+    let w = mix.weights;
+    let change_sets = if w.imports > 0.0 {
+        history::change_sets(input.history, CO_CHANGE_COMMITS)
+    } else {
+        Vec::new()
+    };
+    let lru = lru_set(files, input.lru_size);
+    let lru_paths: HashSet<&str> = lru.iter().map(String::as_str).collect();
+    let open: HashSet<&str> = input.open_files.iter().map(String::as_str).collect();
+    let signals = Signals {
+        relevance: &relevance,
+        recency: &recency,
+        frequency: &frequency,
+        imports: &imports,
+        change_sets: &change_sets,
+        open: &open,
+    };
+    let ranking = rank(files, &signals, &mix);
+    let (scored, neighbours) = (ranking.order, ranking.neighbours);
+
     let weight = |t: &str| idf.get(t).copied().unwrap_or(0.0);
     let mut remaining = file_budget;
     let mut chosen = Vec::new();
@@ -268,42 +262,7 @@ pub fn plan(input: &PlanInput<'_>, files: &[Candidate]) -> Plan {
         segments,
         lru,
         candidates: files.len(),
-    }
-}
-
-/// Alternates the combined ranking with the ranking by relevance alone (skipping files already
-/// taken), so that when a feature's words are a weak signal the priors cannot crowd out every
-/// lexical match, and when the priors are weak the combined ranking still leads.
-fn interleave_with_relevance(
-    combined: Vec<(usize, f64)>,
-    relevance: &[f64],
-    files: &[Candidate],
-) -> Vec<(usize, f64)> {
-    let mut by_relevance: Vec<(usize, f64)> = combined
-        .iter()
-        .copied()
-        .filter(|(i, _)| relevance[*i] > 0.0)
-        .collect();
-    by_relevance.sort_by(|a, b| {
-        relevance[b.0]
-            .total_cmp(&relevance[a.0])
-            .then_with(|| files[a.0].path.cmp(&files[b.0].path))
-    });
-    let mut seen = HashSet::new();
-    let mut merged = Vec::with_capacity(combined.len());
-    let (mut a, mut b) = (combined.into_iter(), by_relevance.into_iter());
-    loop {
-        let x = a.by_ref().find(|(i, _)| !seen.contains(i));
-        let y = b
-            .by_ref()
-            .find(|(i, _)| *i != x.map_or(usize::MAX, |x| x.0) && !seen.contains(i));
-        if x.is_none() && y.is_none() {
-            return merged;
-        }
-        for (i, s) in x.into_iter().chain(y) {
-            seen.insert(i);
-            merged.push((i, s));
-        }
+        calibration,
     }
 }
 

@@ -23,8 +23,9 @@ fn input<'a>(feature: &'a str, budget: u64, open: &'a [String]) -> PlanInput<'a>
         open_files: open,
         lru_size: 2,
         max_file_tokens: None,
-        weights: Weights::default(),
-        change_sets: &[],
+        mix: None,
+        history: &[],
+        past_doc: None,
     }
 }
 
@@ -148,4 +149,34 @@ fn a_budget_below_the_system_prompt_plans_nothing() {
     let p = plan(&input("alpha", 1_500, &[]), &files);
     assert!(p.files.is_empty());
     assert_eq!(p.segments.total, 1_500);
+}
+
+/// With a history the mix is calibrated (and reported), and the budget still holds.
+#[test]
+fn a_calibrated_plan_stays_within_budget() {
+    use crate::context::history::{Change, Commit};
+    let files: Vec<Candidate> = (0..30)
+        .map(|i| {
+            let body = format!("fn item{i}() {{\n    helper{i}();\n}}\n").repeat(40);
+            cand(&format!("src/m{i}.rs"), &body, Some(i), i as u64 % 4)
+        })
+        .collect();
+    let history: Vec<Commit> = (0..25)
+        .map(|k| Commit {
+            id: format!("c{k}"),
+            time: 1_000 - k,
+            subject_and_body: format!("change item{}", k % 30),
+            changes: vec![Change {
+                status: 'M',
+                path: format!("src/m{}.rs", k % 30),
+            }],
+        })
+        .collect();
+    let mut i = input("item3 helper", 8_000, &[]);
+    i.history = &history;
+    let p = plan(&i, &files);
+    let c = p.calibration.expect("calibrated");
+    assert_eq!(c.commits, crate::context::calibrate::CALIBRATION_COMMITS);
+    assert!(p.segments.total <= 8_000);
+    assert_eq!(p.files[0].path, "src/m3.rs");
 }

@@ -7,7 +7,7 @@ use super::bm25::Bm25;
 
 /// Weights of the combined score. The defaults were set on this repository's own history
 /// (see docs/context.md for the method), not on the repositories the eval reports.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Weights {
     pub bm25: f64,
     pub recency: f64,

@@ -24,23 +24,14 @@ fn named_tool(trace: u128, span_id: u64, path: &str, at: u64) -> SpanData {
 }
 
 async fn counts(app: &TestApp) -> Vec<(String, i64)> {
-    let (status, hot) = app
-        .get(&format!("/api/db/context/hot-files/{TARGET_ID}?limit=50"))
-        .await;
-    assert_eq!(status, 200, "{hot}");
-    let mut files: Vec<(String, i64)> = hot["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["file_path"].as_str().unwrap().to_string(),
-                f["access_count"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
+    sqlx::query_as(
+        "SELECT file_path, access_count::bigint FROM file_access_log
+         WHERE target_id = $1::text::uuid ORDER BY file_path",
+    )
+    .bind(TARGET_ID)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap()
 }
 
 fn owned(files: &[(&str, i64)]) -> Vec<(String, i64)> {

@@ -20,6 +20,9 @@ pub async fn insert_turns(
     report: &IngestReport,
     sessions: &[Option<Uuid>],
 ) -> Result<(), Error> {
+    if report.new_turns.is_empty() {
+        return Ok(());
+    }
     let mut ids = Vec::new();
     let (mut session_ids, mut numbers, mut models) = (vec![], vec![], vec![]);
     let (mut system, mut feature, mut files, mut conversation) = (vec![], vec![], vec![], vec![]);
@@ -90,6 +93,8 @@ pub async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> 
         r#"UPDATE context_usage c SET session_id = t.session_id, turn_number = t.turn_number
            FROM session_turns t
            WHERE c.turn_id = t.id AND t.session_id = ANY($1)
+             -- Spelt out so that context_usage is read through its turn_id index, not scanned.
+             AND c.turn_id = ANY(ARRAY(SELECT id FROM session_turns WHERE session_id = ANY($1)))
              AND (c.session_id IS DISTINCT FROM t.session_id
                   OR c.turn_number IS DISTINCT FROM t.turn_number)"#,
         sessions

@@ -19,6 +19,9 @@ pub async fn insert_turns(
         .iter()
         .map(|&i| (&batch.turns[i], sessions[i]))
         .collect();
+    if turns.is_empty() {
+        return Ok(());
+    }
     let col = |f: &dyn Fn(&crate::domain::TurnRecord) -> i32| {
         turns.iter().map(|(t, _)| f(t)).collect::<Vec<i32>>()
     };
@@ -129,21 +132,20 @@ pub async fn insert_tools(
         .iter()
         .map(|&i| (&batch.tools[i], sessions[i]))
         .collect();
+    if tools.is_empty() {
+        return Ok(());
+    }
     sqlx::query!(
-        // A call whose session already has a target is added to file_access_log here, in the
-        // same statement (see super::file_access); the others when the target becomes known.
+        // A call whose session was already counted into file_access_log is added here, in the
+        // same statement; the others all at once when the session's target becomes known (see
+        // super::file_access).
         r#"WITH inserted AS (
                INSERT INTO session_tool_calls (id, session_id, trace_id, span_id, parent_span_id,
-                   tool_name, file_path, started_at, duration_ms, status, attributes,
-                   access_counted)
-               SELECT u.*, (u.file_path <> '' AND s.target_id IS NOT NULL) IS TRUE
-               FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[],
+                   tool_name, file_path, started_at, duration_ms, status, attributes)
+               SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[],
                    $6::text[], $7::text[], $8::timestamptz[], $9::int[], $10::text[],
                    $11::jsonb[])
-                 AS u(id, session_id, trace_id, span_id, parent_span_id, tool_name, file_path,
-                      started_at, duration_ms, status, attributes)
-               LEFT JOIN harness_sessions s ON s.id = u.session_id
-               RETURNING session_id, file_path, started_at, access_counted),
+               RETURNING session_id, file_path, started_at),
            counted AS (
                SELECT s.target_id, i.started_at,
                       acd_relative_path(i.file_path,
@@ -152,7 +154,7 @@ pub async fn insert_tools(
                FROM inserted i
                JOIN harness_sessions s ON s.id = i.session_id
                JOIN targets tg ON tg.id = s.target_id
-               WHERE i.access_counted)
+               WHERE s.file_access_counted AND i.file_path <> '')
            INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at,
                                         avg_tokens)
            SELECT gen_random_uuid(), c.target_id, c.path, count(*)::int, max(c.started_at),
@@ -225,6 +227,9 @@ pub async fn insert_retries(
         .iter()
         .map(|&i| (&batch.retries[i], sessions[i]))
         .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
     sqlx::query!(
         r#"INSERT INTO session_retries (id, session_id, retry_number, reason, original_model,
                fallback_model, wait_duration_ms, succeeded, error_message, created_at, trace_id,

@@ -1,12 +1,16 @@
 //! `file_access_log`: how often each file of a target was touched by a tool call. Each tool call
-//! is added once, when its session has a target, and marked `access_counted`: at insert
-//! ([`super::details::insert_tools`]) when the target is known then, else here once it is (a
-//! partial index finds the calls not counted yet). Increments rather than a recount: the cost
-//! stays proportional to the batch as history grows, and two replicas adding to one path at once
-//! both land (the row lock orders them). A session whose target later changes keeps its earlier
-//! counts under the first target. Paths are made relative to the target's root (its registered
-//! `root_path`, else the Claude session's working directory) by the SQL function
-//! `acd_relative_path` (migration 0014), and `avg_tokens` comes from the target's codebase index.
+//! is added once, when its session has a target. The flag is per session
+//! (`harness_sessions.file_access_counted`, migration 0015): when a session first has a target,
+//! every call stored until then is added in one statement and the session is flagged
+//! ([`count_new_targets`]); calls of a flagged session are added at their insert
+//! ([`super::details::insert_tools`]) or, for orphans, when attached to it ([`count_attached`]).
+//! A call stored before its session's target (the session span comes last) is thus written once.
+//! Increments rather than a recount: the cost stays proportional to the batch as history grows,
+//! and two replicas adding to one path at once both land (the row lock orders them). A session
+//! whose target later changes keeps its earlier counts under the first target. Paths are made
+//! relative to the target's root (its registered `root_path`, else the Claude session's working
+//! directory) by the SQL function `acd_relative_path` (migration 0014), and `avg_tokens` comes
+//! from the target's codebase index.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,29 +21,29 @@ use super::{Error, Store};
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
-pub async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
+/// Adds every stored call of those of `sessions` that have a target and were not counted yet,
+/// and flags them. Run after the batch's inserts and attachments, under the batch's locks.
+pub async fn count_new_targets(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
     if sessions.is_empty() {
         return Ok(());
     }
-    // The calls of these sessions not counted yet (their session had no target when inserted).
     sqlx::query!(
-        r#"WITH newly AS (
-               UPDATE session_tool_calls c SET access_counted = TRUE
-               FROM harness_sessions s JOIN targets tg ON tg.id = s.target_id
-               WHERE c.session_id = ANY($1) AND s.id = c.session_id
-                 AND c.file_path IS NOT NULL AND c.file_path <> ''
-                 AND NOT c.access_counted
-               RETURNING s.target_id,
-                         acd_relative_path(c.file_path,
-                                           COALESCE(tg.root_path, s.attributes->>'claude.cwd'))
-                             AS path,
-                         c.started_at)
+        r#"WITH flagged AS (
+               UPDATE harness_sessions s SET file_access_counted = TRUE
+               FROM targets tg
+               WHERE s.id = ANY($1) AND tg.id = s.target_id AND NOT s.file_access_counted
+               RETURNING s.id, s.target_id,
+                         COALESCE(tg.root_path, s.attributes->>'claude.cwd') AS root),
+           calls AS (
+               SELECT f.target_id, acd_relative_path(c.file_path, f.root) AS path, c.started_at
+               FROM flagged f JOIN session_tool_calls c ON c.session_id = f.id
+               WHERE c.session_id = ANY($1) AND c.file_path <> '')
            INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at,
                                         avg_tokens)
            SELECT gen_random_uuid(), n.target_id, n.path, count(*)::int, max(n.started_at),
                   (SELECT LEAST(f.tokens, 2147483647)::int FROM codebase_files f
                    WHERE f.target_id = n.target_id AND f.path = n.path)
-           FROM newly n
+           FROM calls n
            GROUP BY n.target_id, n.path
            -- Sorted, so that two batches adding to the same paths lock them in one order.
            ORDER BY n.target_id, n.path
@@ -49,6 +53,42 @@ pub async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> 
                last_accessed_at = GREATEST(file_access_log.last_accessed_at,
                                            EXCLUDED.last_accessed_at)"#,
         sessions
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds orphan calls (`tool_calls`) just attached to a session that was already counted; calls
+/// attached to a session not counted yet wait for [`count_new_targets`].
+pub async fn count_attached(tx: &mut Tx<'_>, tool_calls: &[Uuid]) -> Result<(), Error> {
+    if tool_calls.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"WITH calls AS (
+               SELECT s.target_id, c.started_at,
+                      acd_relative_path(c.file_path,
+                                        COALESCE(tg.root_path, s.attributes->>'claude.cwd'))
+                          AS path
+               FROM session_tool_calls c
+               JOIN harness_sessions s ON s.id = c.session_id
+               JOIN targets tg ON tg.id = s.target_id
+               WHERE c.id = ANY($1) AND s.file_access_counted AND c.file_path <> '')
+           INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at,
+                                        avg_tokens)
+           SELECT gen_random_uuid(), n.target_id, n.path, count(*)::int, max(n.started_at),
+                  (SELECT LEAST(f.tokens, 2147483647)::int FROM codebase_files f
+                   WHERE f.target_id = n.target_id AND f.path = n.path)
+           FROM calls n
+           GROUP BY n.target_id, n.path
+           ORDER BY n.target_id, n.path
+           ON CONFLICT (target_id, file_path) DO UPDATE SET
+               access_count = file_access_log.access_count + EXCLUDED.access_count,
+               avg_tokens = COALESCE(EXCLUDED.avg_tokens, file_access_log.avg_tokens),
+               last_accessed_at = GREATEST(file_access_log.last_accessed_at,
+                                           EXCLUDED.last_accessed_at)"#,
+        tool_calls
     )
     .execute(&mut **tx)
     .await?;

@@ -145,14 +145,16 @@ impl Store {
                 .iter()
                 .filter_map(|&i| resolution.retries[i]),
         );
-        let (attached_sessions, attached_traces) =
-            attach_orphans(&mut tx, &resolution.traces).await?;
-        // Tool calls not counted into file_access_log at insert wait for their session's target:
-        // it can only have come with a session span, a session target or an attachment.
+        let attached = attach_orphans(&mut tx, &resolution.traces).await?;
+        file_access::count_attached(&mut tx, &attached.tool_calls).await?;
+        // Sessions whose calls are not counted into file_access_log yet wait for a target: it
+        // can only have come with a session span, a session target or an attachment.
         let mut targeted: Vec<Uuid> = new_sessions.iter().map(|s| s.id).collect();
         targeted.extend(batch.session_targets.iter().map(|t| t.session_id));
-        targeted.extend(attached_sessions.iter().copied());
-        touched.extend(attached_sessions);
+        targeted.extend(attached.sessions.iter().copied());
+        targeted.sort_unstable();
+        targeted.dedup();
+        touched.extend(attached.sessions);
         let mut tested: Vec<Uuid> = report
             .new_test_runs
             .iter()
@@ -161,10 +163,10 @@ impl Store {
         tested.extend(test_runs::attach_orphans(&mut tx, &resolution.traces).await?);
         touched.extend(tested.iter().copied());
         let touched: Vec<Uuid> = touched.into_iter().collect();
-        let changed = rollups::ChangedTurns::of(batch, &report, attached_traces);
+        let changed = rollups::ChangedTurns::of(batch, &report, attached.traces);
         rollups::recompute_sessions(&mut tx, &touched, &changed).await?;
         report.sessions_hit_max_retries = retries::recompute(&mut tx, &touched).await?;
-        file_access::recompute(&mut tx, &targeted).await?;
+        file_access::count_new_targets(&mut tx, &targeted).await?;
         context::recompute(&mut tx, &touched).await?;
         test_runs::recompute(&mut tx, &tested).await?;
         let targets = test_runs::targets(&mut tx, &tested).await?;
@@ -194,6 +196,9 @@ async fn upsert_targets(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Result<
         }
     }
     let (ids, names): (Vec<Uuid>, Vec<Option<String>>) = targets.into_iter().unzip();
+    if ids.is_empty() {
+        return Ok(());
+    }
     sqlx::query!(
         r#"INSERT INTO targets (id, name)
            SELECT * FROM UNNEST($1::uuid[], $2::text[])
@@ -251,6 +256,9 @@ async fn ensure_placeholder_sessions(
         externals.push(external);
         starts.push(start);
     }
+    if ids.is_empty() {
+        return Ok(());
+    }
     sqlx::query!(
         r#"INSERT INTO harness_sessions (id, external_id, started_at)
            SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[])
@@ -274,6 +282,9 @@ async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Result
         }
     }
     let rows: Vec<&SessionRecord> = by_id.into_values().collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
     sqlx::query!(
         r#"INSERT INTO harness_sessions (id, external_id, target_id, feature_id, status, started_at,
                ended_at, trace_id, span_id, status_message, attributes, features_completed,

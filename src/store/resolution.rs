@@ -126,17 +126,26 @@ pub(super) async fn lock_traces(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<()
     Ok(())
 }
 
+/// What [`attach_orphans`] attached.
+pub(super) struct Attached {
+    /// The sessions that gained rows.
+    pub(super) sessions: Vec<Uuid>,
+    /// The traces whose turns or tools were attached (their turns' `tool_calls` must be rebuilt).
+    pub(super) traces: Vec<Vec<u8>>,
+    /// The tool calls attached (for `file_access_log`).
+    pub(super) tool_calls: Vec<Uuid>,
+}
+
 /// Gives stored turns and tools of these traces that had no session their session now.
-/// Returns the sessions that gained rows, and the traces whose turns or tools were attached (their
-/// turns' `tool_calls` must be rebuilt).
 pub(super) async fn attach_orphans(
     tx: &mut Tx<'_>,
     traces: &HashMap<Vec<u8>, Uuid>,
-) -> Result<(Vec<Uuid>, Vec<Vec<u8>>), Error> {
+) -> Result<Attached, Error> {
     let (trace_ids, session_ids): (Vec<Vec<u8>>, Vec<Uuid>) =
         traces.iter().map(|(t, s)| (t.clone(), *s)).unzip();
     let mut touched = Vec::new();
     let mut attached = HashSet::new();
+    let mut tool_calls = Vec::new();
     for row in sqlx::query!(
         r#"UPDATE session_turns t SET session_id = m.session_id
            FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
@@ -155,7 +164,7 @@ pub(super) async fn attach_orphans(
         r#"UPDATE session_tool_calls t SET session_id = m.session_id
            FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
            WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
-           RETURNING t.session_id AS "session_id!", t.trace_id"#,
+           RETURNING t.id, t.session_id AS "session_id!", t.trace_id"#,
         &trace_ids,
         &session_ids,
     )
@@ -164,6 +173,7 @@ pub(super) async fn attach_orphans(
     {
         touched.push(row.session_id);
         attached.insert(row.trace_id);
+        tool_calls.push(row.id);
     }
     touched.extend(
         sqlx::query_scalar!(
@@ -180,11 +190,15 @@ pub(super) async fn attach_orphans(
     sqlx::query!(
         r#"UPDATE otlp_spans o SET session_id = m.session_id
            FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-           WHERE o.trace_id = m.trace_id AND o.session_id IS NULL"#,
+           WHERE o.trace_id = m.trace_id AND o.trace_id = ANY($1) AND o.session_id IS NULL"#,
         &trace_ids,
         &session_ids,
     )
     .execute(&mut **tx)
     .await?;
-    Ok((touched, attached.into_iter().collect()))
+    Ok(Attached {
+        sessions: touched,
+        traces: attached.into_iter().collect(),
+        tool_calls,
+    })
 }

@@ -65,7 +65,8 @@ pub async fn recompute_sessions(
            FROM (SELECT id, row_number() OVER (PARTITION BY session_id
                                                ORDER BY started_at, span_id)::int AS rn
                  FROM session_turns WHERE session_id = ANY($1)) r
-           WHERE t.id = r.id AND t.turn_number_inferred AND t.turn_number <> r.rn"#,
+           WHERE t.id = r.id AND t.session_id = ANY($1) AND t.turn_number_inferred
+             AND t.turn_number <> r.rn"#,
         sessions
     )
     .execute(&mut **tx)
@@ -85,7 +86,7 @@ pub async fn recompute_sessions(
                         OR c.trace_id = ANY($4))
                  GROUP BY c.trace_id, c.parent_span_id) agg
            WHERE t.trace_id = agg.trace_id AND t.span_id = agg.parent_span_id
-             AND t.tool_calls IS DISTINCT FROM agg.calls"#,
+             AND t.session_id = ANY($1) AND t.tool_calls IS DISTINCT FROM agg.calls"#,
         sessions,
         &changed.trace_ids,
         &changed.span_ids,

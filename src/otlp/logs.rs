@@ -16,25 +16,7 @@ impl Ingest {
     /// The shared path of both transports: map, store in one transaction, then count.
     pub async fn export_logs(&self, request: &ExportLogsServiceRequest) -> Result<Accepted, Error> {
         let batch = super::log_mapping::map_logs(request, &self.prices);
-        let report = self
-            .store
-            .write_spans(&batch)
-            .await
-            .map_err(|e| self.failed(e.into()))?;
-        crate::app::after_commit(
-            &self.store,
-            &self.metrics,
-            &self.test_analysis,
-            &batch,
-            &report,
-        )
-        .await;
-        Ok(Accepted::from_rejections(
-            batch
-                .rejected
-                .iter()
-                .map(|r| format!("event {:?}: {}", r.span_name, r.reason)),
-        ))
+        self.store_batch(&batch, "event").await
     }
 }
 

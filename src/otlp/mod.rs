@@ -31,6 +31,7 @@ pub use metric_mapping::map_metrics_request;
 pub use span_mapping::{map_request, uncached_input};
 
 use crate::config::Limits;
+use crate::domain::SpanBatch;
 use crate::metrics::Metrics;
 use crate::pricing::PriceTable;
 use crate::store::Store;
@@ -58,6 +59,28 @@ pub struct Accepted {
 }
 
 impl Ingest {
+    /// The end of the traces' and logs' path: store the mapped batch in one transaction, do the
+    /// after-commit work (metrics, test gauges), and report the rejected records (`record`:
+    /// "span" or "event", for the message).
+    async fn store_batch(&self, batch: &SpanBatch, record: &str) -> Result<Accepted, Error> {
+        let report = self
+            .store
+            .write_spans(batch)
+            .await
+            .map_err(|e| self.failed(e.into()))?;
+        crate::app::after_commit(
+            &self.store,
+            &self.metrics,
+            &self.test_analysis,
+            batch,
+            &report,
+        )
+        .await;
+        Ok(Accepted::from_rejections(batch.rejected.iter().map(|r| {
+            format!("{record} {:?}: {}", r.span_name, r.reason)
+        })))
+    }
+
     fn failed(&self, err: Error) -> Error {
         self.metrics.record_request_failure(err.failure_reason());
         if matches!(

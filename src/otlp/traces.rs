@@ -18,25 +18,7 @@ impl Ingest {
         request: &ExportTraceServiceRequest,
     ) -> Result<Accepted, Error> {
         let batch = super::map_request(request, &self.prices);
-        let report = self
-            .store
-            .write_spans(&batch)
-            .await
-            .map_err(|e| self.failed(e.into()))?;
-        crate::app::after_commit(
-            &self.store,
-            &self.metrics,
-            &self.test_analysis,
-            &batch,
-            &report,
-        )
-        .await;
-        Ok(Accepted::from_rejections(
-            batch
-                .rejected
-                .iter()
-                .map(|r| format!("span {:?}: {}", r.span_name, r.reason)),
-        ))
+        self.store_batch(&batch, "span").await
     }
 }
 

@@ -155,20 +155,9 @@ pub async fn insert_tools(
                JOIN harness_sessions s ON s.id = i.session_id
                JOIN targets tg ON tg.id = s.target_id
                WHERE s.file_access_counted AND i.file_path <> '')
-           INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at,
-                                        avg_tokens)
-           SELECT gen_random_uuid(), c.target_id, c.path, count(*)::int, max(c.started_at),
-                  (SELECT LEAST(f.tokens, 2147483647)::int FROM codebase_files f
-                   WHERE f.target_id = c.target_id AND f.path = c.path)
-           FROM counted c
-           GROUP BY c.target_id, c.path
-           -- Sorted, so that two batches adding to the same paths lock them in one order.
-           ORDER BY c.target_id, c.path
-           ON CONFLICT (target_id, file_path) DO UPDATE SET
-               access_count = file_access_log.access_count + EXCLUDED.access_count,
-               avg_tokens = COALESCE(EXCLUDED.avg_tokens, file_access_log.avg_tokens),
-               last_accessed_at = GREATEST(file_access_log.last_accessed_at,
-                                           EXCLUDED.last_accessed_at)"#,
+           SELECT acd_add_file_accesses(array_agg(c.target_id), array_agg(c.path),
+                                        array_agg(c.started_at))
+           FROM counted c"#,
         &tools
             .iter()
             .map(|(t, _)| t.key.row_id())
@@ -211,7 +200,7 @@ pub async fn insert_tools(
             .map(|(t, _)| t.attributes.clone())
             .collect::<Vec<_>>(),
     )
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
     Ok(())
 }

@@ -38,23 +38,12 @@ pub async fn count_new_targets(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(),
                SELECT f.target_id, acd_relative_path(c.file_path, f.root) AS path, c.started_at
                FROM flagged f JOIN session_tool_calls c ON c.session_id = f.id
                WHERE c.session_id = ANY($1) AND c.file_path <> '')
-           INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at,
-                                        avg_tokens)
-           SELECT gen_random_uuid(), n.target_id, n.path, count(*)::int, max(n.started_at),
-                  (SELECT LEAST(f.tokens, 2147483647)::int FROM codebase_files f
-                   WHERE f.target_id = n.target_id AND f.path = n.path)
-           FROM calls n
-           GROUP BY n.target_id, n.path
-           -- Sorted, so that two batches adding to the same paths lock them in one order.
-           ORDER BY n.target_id, n.path
-           ON CONFLICT (target_id, file_path) DO UPDATE SET
-               access_count = file_access_log.access_count + EXCLUDED.access_count,
-               avg_tokens = COALESCE(EXCLUDED.avg_tokens, file_access_log.avg_tokens),
-               last_accessed_at = GREATEST(file_access_log.last_accessed_at,
-                                           EXCLUDED.last_accessed_at)"#,
+           SELECT acd_add_file_accesses(array_agg(n.target_id), array_agg(n.path),
+                                        array_agg(n.started_at))
+           FROM calls n"#,
         sessions
     )
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
     Ok(())
 }
@@ -75,22 +64,12 @@ pub async fn count_attached(tx: &mut Tx<'_>, tool_calls: &[Uuid]) -> Result<(), 
                JOIN harness_sessions s ON s.id = c.session_id
                JOIN targets tg ON tg.id = s.target_id
                WHERE c.id = ANY($1) AND s.file_access_counted AND c.file_path <> '')
-           INSERT INTO file_access_log (id, target_id, file_path, access_count, last_accessed_at,
-                                        avg_tokens)
-           SELECT gen_random_uuid(), n.target_id, n.path, count(*)::int, max(n.started_at),
-                  (SELECT LEAST(f.tokens, 2147483647)::int FROM codebase_files f
-                   WHERE f.target_id = n.target_id AND f.path = n.path)
-           FROM calls n
-           GROUP BY n.target_id, n.path
-           ORDER BY n.target_id, n.path
-           ON CONFLICT (target_id, file_path) DO UPDATE SET
-               access_count = file_access_log.access_count + EXCLUDED.access_count,
-               avg_tokens = COALESCE(EXCLUDED.avg_tokens, file_access_log.avg_tokens),
-               last_accessed_at = GREATEST(file_access_log.last_accessed_at,
-                                           EXCLUDED.last_accessed_at)"#,
+           SELECT acd_add_file_accesses(array_agg(n.target_id), array_agg(n.path),
+                                        array_agg(n.started_at))
+           FROM calls n"#,
         tool_calls
     )
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
     Ok(())
 }

@@ -32,8 +32,13 @@ pub struct IngestQuery {
 pub async fn claude_run(
     State(state): State<ApiState>,
     Query(query): Query<IngestQuery>,
-    Json(run): Json<ParsedRun>,
+    Json(mut body): Json<serde_json::Value>,
 ) -> Result<axum::Json<IngestSummary>, Error> {
+    // PostgreSQL refuses NUL in text and JSONB: replaced here, at the request boundary, as the
+    // OTLP receivers do (crate::otlp::sanitize), so no string of the run can fail the insert.
+    replace_nul(&mut body);
+    let run: ParsedRun = serde_json::from_value(body)
+        .map_err(|e| Error::BadRequest(format!("invalid Claude run: {e}")))?;
     run.validate().map_err(Error::BadRequest)?;
     let options = MapOptions {
         target_id: query.target_id,
@@ -49,4 +54,36 @@ pub async fn claude_run(
     )
     .await;
     Ok(axum::Json(summary))
+}
+
+/// Replaces U+0000 by U+FFFD in every string and key of a JSON document.
+fn replace_nul(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{fffd}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (k.replace('\0', "\u{fffd}"), v))
+                    .collect();
+            }
+            map.values_mut().for_each(replace_nul);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nul_is_replaced_in_strings_and_keys() {
+        let mut v = serde_json::json!({"a\u{0}": ["x\u{0}y", {"k": "\u{0}"}], "n": 1});
+        super::replace_nul(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"a\u{fffd}": ["x\u{fffd}y", {"k": "\u{fffd}"}], "n": 1})
+        );
+    }
 }

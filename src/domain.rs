@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub mod limits;
+mod records;
 mod test_runs;
+pub use records::RecordRef;
 pub use test_runs::*;
 
 /// Namespace of the UUIDv5 ids derived from non-UUID session ids and from span identities.

@@ -9,8 +9,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Which OTLP signal a spooled request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,13 +59,22 @@ pub struct Entry {
     pub bytes: u64,
 }
 
+/// The spool's size and file count. Shared with the blocking writer, which updates them once a
+/// file is renamed into place (or given up): a request whose caller went away mid-write (a
+/// cancelled gRPC call) still leaves a file, and it must be counted, or replay's removal would
+/// take the count below zero.
+#[derive(Debug, Default)]
+struct Counts {
+    used: AtomicU64,
+    /// Files under their final name: replay is needed while this is not zero.
+    files: AtomicU64,
+}
+
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
     max_bytes: u64,
-    used: AtomicU64,
-    /// Files under their final name: replay is needed while this is not zero.
-    files: AtomicU64,
+    counts: Arc<Counts>,
     next: AtomicU64,
     /// Serialises the size check with the reservation, so concurrent appends cannot overshoot.
     reserve: Mutex<()>,
@@ -90,8 +99,7 @@ impl Spool {
         let spool = Self {
             dir: dir.to_path_buf(),
             max_bytes,
-            used: AtomicU64::new(0),
-            files: AtomicU64::new(0),
+            counts: Arc::default(),
             next: AtomicU64::new(1),
             reserve: Mutex::new(()),
             _lock: lock,
@@ -105,8 +113,9 @@ impl Spool {
         }
         let pending = spool.pending()?;
         let used: u64 = pending.iter().map(|e| e.bytes).sum();
-        spool.used.store(used, Ordering::SeqCst);
-        spool.files.store(pending.len() as u64, Ordering::SeqCst);
+        spool.counts.used.store(used, Ordering::SeqCst);
+        let files = pending.len() as u64;
+        spool.counts.files.store(files, Ordering::SeqCst);
         let last = pending.last().map_or(0, |e| e.sequence);
         spool.next.store(last + 1, Ordering::SeqCst);
         Ok(spool)
@@ -118,53 +127,51 @@ impl Spool {
 
     /// Nothing waits for replay.
     pub fn is_empty(&self) -> bool {
-        self.files.load(Ordering::SeqCst) == 0
+        self.len() == 0
     }
 
     pub fn used_bytes(&self) -> u64 {
-        self.used.load(Ordering::SeqCst)
+        self.counts.used.load(Ordering::SeqCst)
     }
 
     pub fn len(&self) -> u64 {
-        self.files.load(Ordering::SeqCst)
+        self.counts.files.load(Ordering::SeqCst)
     }
 
     /// Writes one request durably. Returns only once the file and its directory entry are on
-    /// disk; blocking I/O runs off the async threads.
+    /// disk; blocking I/O runs off the async threads, and the counts are updated there too, so
+    /// they follow the files even when this future is dropped mid-write.
     pub async fn append(&self, kind: Kind, request: Vec<u8>) -> Result<(), Error> {
         let size = request.len() as u64 + 1;
         {
             let _guard = self.reserve.lock().unwrap_or_else(|p| p.into_inner());
-            let used = self.used.load(Ordering::SeqCst);
+            let used = self.used_bytes();
             if used + size > self.max_bytes {
                 return Err(Error::Full {
                     used,
                     limit: self.max_bytes,
                 });
             }
-            self.used.fetch_add(size, Ordering::SeqCst);
+            self.counts.used.fetch_add(size, Ordering::SeqCst);
         }
         let sequence = self.next.fetch_add(1, Ordering::SeqCst);
         let dir = self.dir.clone();
-        let written =
-            tokio::task::spawn_blocking(move || write_durably(&dir, sequence, kind, &request))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(Error::Io {
-                        path: self.dir.clone(),
-                        source: io::Error::other(e.to_string()),
-                    })
-                });
-        match written {
-            Ok(()) => {
-                self.files.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            }
-            Err(err) => {
-                self.used.fetch_sub(size, Ordering::SeqCst);
-                Err(err)
-            }
-        }
+        let counts = Arc::clone(&self.counts);
+        tokio::task::spawn_blocking(move || {
+            let written = write_durably(&dir, sequence, kind, &request);
+            match &written {
+                Ok(()) => counts.files.fetch_add(1, Ordering::SeqCst),
+                Err(_) => counts.used.fetch_sub(size, Ordering::SeqCst),
+            };
+            written
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(Error::Io {
+                path: self.dir.clone(),
+                source: io::Error::other(e.to_string()),
+            })
+        })
     }
 
     /// The spooled requests, oldest first.
@@ -209,25 +216,37 @@ impl Spool {
         Ok(())
     }
 
-    /// Moves a request that can never be stored (it fails for a reason other than the database
-    /// being down) to `failed/`, so it does not block the requests behind it; kept for a human.
-    pub fn quarantine(&self, entry: &Entry) -> Result<PathBuf, Error> {
-        let failed = self.dir.join("failed");
-        fs::create_dir_all(&failed).map_err(io_err(&failed))?;
+    /// Moves a request that can never be stored (unreadable, or failing while the database is
+    /// up) to `failed/` with the reason beside it (`<sequence>.reason.txt`), so it does not
+    /// block the requests behind it; kept for a human.
+    pub fn quarantine(&self, entry: &Entry, reason: &str) -> Result<PathBuf, Error> {
+        let failed = self.failed_dir()?;
         let name = entry.path.file_name().unwrap_or_default();
         let target = failed.join(name);
+        write_note(&failed, entry.sequence, "reason", &[reason.to_string()])?;
         fs::rename(&entry.path, &target).map_err(io_err(&entry.path))?;
         self.forget(entry);
         Ok(target)
     }
 
+    /// Forgets a request that was stored except for some records: those are written, one a
+    /// line with the reason and the record's content, to `failed/<sequence>.refused.txt`.
+    pub fn remove_keeping_refused(&self, entry: &Entry, refused: &[String]) -> Result<(), Error> {
+        write_note(&self.failed_dir()?, entry.sequence, "refused", refused)?;
+        self.remove(entry)
+    }
+
+    fn failed_dir(&self) -> Result<PathBuf, Error> {
+        let failed = self.dir.join("failed");
+        fs::create_dir_all(&failed).map_err(io_err(&failed))?;
+        Ok(failed)
+    }
+
     fn forget(&self, entry: &Entry) {
-        self.files.fetch_sub(1, Ordering::SeqCst);
-        let _ = self
-            .used
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| {
-                Some(u.saturating_sub(entry.bytes))
-            });
+        let less = |by: u64| move |n: u64| Some(n.saturating_sub(by));
+        let (files, used) = (&self.counts.files, &self.counts.used);
+        let _ = files.fetch_update(Ordering::SeqCst, Ordering::SeqCst, less(1));
+        let _ = used.fetch_update(Ordering::SeqCst, Ordering::SeqCst, less(entry.bytes));
     }
 }
 
@@ -245,6 +264,23 @@ fn lock(dir: &Path) -> Result<File, Error> {
         return Err(Error::Locked(dir.to_path_buf()));
     }
     Ok(file)
+}
+
+/// `failed/<sequence>.<what>.txt`, one line each, fsync'd (the request it explains is deleted
+/// or moved right after).
+fn write_note(failed: &Path, sequence: u64, what: &str, lines: &[String]) -> Result<(), Error> {
+    let path = failed.join(format!("{sequence:020}.{what}.txt"));
+    let text: String = lines
+        .iter()
+        .map(|l| format!("{}\n", l.replace('\n', " ")))
+        .collect();
+    let write = || -> io::Result<()> {
+        let mut file = File::create(&path)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        File::open(failed)?.sync_all()
+    };
+    write().map_err(io_err(&path))
 }
 
 fn write_durably(dir: &Path, sequence: u64, kind: Kind, request: &[u8]) -> Result<(), Error> {
@@ -305,8 +341,9 @@ mod tests {
         assert_eq!(pending.len(), 2);
         assert!(pending[0].sequence < pending[1].sequence);
         assert_eq!(spool.read(&pending[1]).unwrap().0, Kind::Logs);
-        spool.quarantine(&pending[0]).unwrap();
-        assert!(dir.path().join("failed").read_dir().unwrap().count() == 1);
+        spool.quarantine(&pending[0], "undecodable").unwrap();
+        // The request and its reason.
+        assert_eq!(dir.path().join("failed").read_dir().unwrap().count(), 2);
         assert_eq!(spool.len(), 1);
         // A second collector on the same directory is refused while this one runs.
         assert!(matches!(
@@ -315,5 +352,29 @@ mod tests {
         ));
         drop(spool);
         Spool::open(dir.path(), 100).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_caller_went_away_is_still_counted() {
+        // A gRPC call cancelled mid-write drops the append future after the blocking write has
+        // started: the file lands, and the counts must follow it (they once went below zero).
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 1 << 20).unwrap();
+        let cancelled = tokio::time::timeout(
+            std::time::Duration::ZERO,
+            spool.append(Kind::Traces, vec![1; 64]),
+        )
+        .await;
+        assert!(cancelled.is_err(), "the append was cut off mid-way");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while spool.pending().unwrap().is_empty() || spool.is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the write finishes");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!((spool.len(), spool.used_bytes()), (1, 65));
+        let pending = spool.pending().unwrap();
+        spool.remove(&pending[0]).unwrap();
+        assert_eq!((spool.len(), spool.used_bytes()), (0, 0));
+        assert!(spool.is_empty());
     }
 }

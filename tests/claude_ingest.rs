@@ -254,7 +254,6 @@ async fn the_ingest_endpoint_answers_bad_input_with_json_4xx() {
     for (body, content_type, status) in [
         (b"{not json".to_vec(), "application/json", 400),
         (br#"{"turns":"many"}"#.to_vec(), "application/json", 400),
-        (negative.as_bytes().to_vec(), "application/json", 400),
         (b"{}".to_vec(), "text/plain", 415),
         (vec![b' '; 10_000], "application/json", 413),
     ] {
@@ -262,6 +261,12 @@ async fn the_ingest_endpoint_answers_bad_input_with_json_4xx() {
         assert_eq!(got, status, "{body}");
         assert!(body["error"].is_string(), "{body}");
     }
+    // A turn past the limits is refused alone: the run is stored, the turn named with why.
+    let (got, body) = post(negative.as_bytes().to_vec(), "application/json").await;
+    assert_eq!(got, 200, "{body}");
+    assert_eq!(body["turns"], 0, "{body}");
+    let rejected = body["rejected"][0].as_str().unwrap_or_default();
+    assert!(rejected.contains("negative"), "{body}");
     let bad_target = app
         .http
         .post(format!("{url}?target_id=nope"))

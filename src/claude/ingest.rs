@@ -64,6 +64,10 @@ pub struct IngestSummary {
     pub cost_usd: f64,
     /// The CLI's own `total_cost_usd`.
     pub reported_cost_usd: Option<f64>,
+    /// Records the database could not hold (each named, with the reason); everything else of
+    /// the run is stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<String>,
 }
 
 /// Maps and writes one run in one transaction.
@@ -73,8 +77,20 @@ pub async fn store_run(
     run: &ParsedRun,
     options: &MapOptions,
 ) -> Result<(SpanBatch, IngestReport, IngestSummary), crate::store::Error> {
-    let batch = to_batch(run, prices, options);
-    let report = store.write_spans(&batch).await?;
+    let mut batch = to_batch(run, prices, options);
+    let stored = store.write_spans_isolated(&batch).await?;
+    let report = stored.report;
+    for refused in stored.refused {
+        batch.rejected.push(crate::domain::Rejection {
+            span_name: batch.describe(refused.record),
+            reason: refused.reason,
+        });
+    }
+    let rejected = batch
+        .rejected
+        .iter()
+        .map(|r| format!("{}: {}", r.span_name, r.reason))
+        .collect();
     let session = &batch.sessions[0];
     let summary = IngestSummary {
         session_id: session.id,
@@ -87,6 +103,7 @@ pub async fn store_run(
         aggregate_only: aggregate_only(run),
         cost_usd: batch.turns.iter().fold(0.0, |sum, t| sum + t.cost_usd),
         reported_cost_usd: run.result.as_ref().and_then(|r| r.total_cost_usd),
+        rejected,
     };
     Ok((batch, report, summary))
 }

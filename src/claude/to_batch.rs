@@ -19,8 +19,9 @@ use uuid::Uuid;
 
 use super::model::{ParsedRun, ParsedTurn, SourceFormat, Usage};
 use crate::domain::{
-    ID_NAMESPACE, ReportedTotals, RetryRecord, SessionRecord, SessionStatus, SpanBatch, SpanKey,
-    TokenUsage, ToolCallRecord, TurnRecord, retry_reason, session_uuid, synthetic_key,
+    ID_NAMESPACE, Rejection, ReportedTotals, RetryRecord, SessionRecord, SessionStatus, SpanBatch,
+    SpanKey, TokenUsage, ToolCallRecord, TurnRecord, limits, retry_reason, session_uuid,
+    synthetic_key,
 };
 use crate::pricing::PriceTable;
 
@@ -52,6 +53,14 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
 
     let mut batch = SpanBatch::default();
     for (i, parsed) in run.turns.iter().enumerate() {
+        // A turn past the limits is refused alone; the rest of the run is stored.
+        if let Err(reason) = usage_within_limits(&parsed.usage) {
+            batch.rejected.push(Rejection {
+                span_name: format!("turn {:?}", parsed.message_id),
+                reason,
+            });
+            continue;
+        }
         let mut record = turn(
             parsed,
             i,
@@ -74,11 +83,11 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
     }
     for call in &run.tool_calls {
         let parent = synthetic_key(session_id, &format!("turn:{}", call.message_id));
-        let parent_turn = run
+        let turn_start = batch
             .turns
             .iter()
-            .position(|t| t.message_id == call.message_id);
-        let turn_start = parent_turn.map_or(started_at, |i| batch.turns[i].started_at);
+            .find(|t| t.key.span_id == parent.span_id)
+            .map_or(started_at, |t| t.started_at);
         let start = call.called_at.unwrap_or(turn_start);
         batch.tools.push(ToolCallRecord {
             key: synthetic_key(session_id, &format!("tool:{}", call.id)),
@@ -245,6 +254,26 @@ fn turn(
     }
 }
 
+/// Every count within [`limits::MAX_TOKENS_PER_CALL`], and no more 1-hour cache writes than
+/// cache writes.
+fn usage_within_limits(u: &Usage) -> Result<(), String> {
+    let counts = [
+        ("input_tokens", u.input),
+        ("output_tokens", u.output),
+        ("cache_read_input_tokens", u.cache_read),
+        ("cache_creation_input_tokens", u.cache_write),
+        ("ephemeral_5m_input_tokens", u.cache_write_5m),
+        ("ephemeral_1h_input_tokens", u.cache_write_1h),
+    ];
+    for (key, n) in counts {
+        limits::token_count(key, Some(n))?;
+    }
+    if u.cache_write_1h > u.cache_write {
+        return Err("more 1-hour cache writes than cache writes".into());
+    }
+    Ok(())
+}
+
 fn token_usage(u: &Usage) -> TokenUsage {
     TokenUsage {
         input: u.input,
@@ -305,7 +334,8 @@ fn reported(run: &ParsedRun, prices: &PriceTable) -> Option<ReportedTotals> {
     let r = run.result.as_ref()?;
     Some(ReportedTotals {
         computed_cost_usd: r.usage.as_ref().and_then(|u| result_cost(run, u, prices)),
-        cost_usd: r.total_cost_usd,
+        // A total no column can hold is dropped (the turns still give our own cost).
+        cost_usd: limits::reported_cost("total_cost_usd", r.total_cost_usd).unwrap_or(None),
         // Negative durations are corrupt input, not figures to store.
         duration_ms: r.duration_ms.filter(|d| *d >= 0),
         duration_api_ms: r.duration_api_ms.filter(|d| *d >= 0),

@@ -1,6 +1,8 @@
 //! Reliability metrics: the spool's backlog (`acd_spool_requests`, `acd_spool_bytes`, and its
 //! limit `acd_spool_limit_bytes`) and OTLP
-//! requests refused by back-pressure or authentication (`acd_otlp_refused_requests_total`).
+//! requests refused by back-pressure or authentication (`acd_otlp_refused_requests_total`), and
+//! what spool replay could not store (`acd_spool_failed_records_total`: records moved to
+//! `failed/`, and `acd_spool_failed_requests_total`: whole requests moved there).
 //! No labels beyond a fixed reason, so cardinality is constant.
 
 use std::sync::atomic::AtomicU64;
@@ -30,6 +32,8 @@ pub struct ReliabilityMetrics {
     spool_bytes: Gauge<i64, std::sync::atomic::AtomicI64>,
     spool_limit_bytes: Gauge<i64, std::sync::atomic::AtomicI64>,
     refused: Family<RefusalLabels, Counter<u64, AtomicU64>>,
+    failed_records: Counter<u64, AtomicU64>,
+    failed_requests: Counter<u64, AtomicU64>,
 }
 
 impl ReliabilityMetrics {
@@ -62,11 +66,25 @@ impl ReliabilityMetrics {
             "OTLP requests refused before decoding, by reason",
             refused.clone(),
         );
+        let failed_records: Counter<u64, AtomicU64> = Counter::default();
+        registry.register(
+            "acd_spool_failed_records",
+            "Records of spooled requests that replay could not store, kept in the spool's failed/",
+            failed_records.clone(),
+        );
+        let failed_requests: Counter<u64, AtomicU64> = Counter::default();
+        registry.register(
+            "acd_spool_failed_requests",
+            "Whole spooled requests moved to failed/ (unreadable, or failing while the database is up)",
+            failed_requests.clone(),
+        );
         Self {
             spool_requests,
             spool_bytes,
             spool_limit_bytes,
             refused,
+            failed_records,
+            failed_requests,
         }
     }
 
@@ -84,5 +102,15 @@ impl ReliabilityMetrics {
 
     pub fn refused(&self, reason: RefusalReason) {
         self.refused.get_or_create(&RefusalLabels { reason }).inc();
+    }
+
+    /// Replay kept `records` records of a spooled request in `failed/`.
+    pub fn spool_records_failed(&self, records: usize) {
+        self.failed_records.inc_by(records as u64);
+    }
+
+    /// Replay moved a whole spooled request to `failed/`.
+    pub fn spool_request_failed(&self) {
+        self.failed_requests.inc();
     }
 }

@@ -36,12 +36,7 @@ impl CallFacts<'_> {
     }
 
     fn count(&self, key: &str) -> Result<i64, String> {
-        match self.attrs.int(key) {
-            Some(n) if n < 0 => Err(format!("{key} is negative ({n})")),
-            Some(n) if n > i64::from(i32::MAX) => Err(format!("{key} is implausibly large ({n})")),
-            Some(n) => Ok(n),
-            None => Ok(0),
-        }
+        crate::domain::limits::token_count(key, self.attrs.int(key))
     }
 
     fn failed(&self) -> bool {
@@ -83,7 +78,10 @@ pub fn turn(
         provider: Some("anthropic".into()),
         context_window: prices.context_window(&model),
         cost_usd: cost.unwrap_or(0.0),
-        reported_cost_usd: f.attrs.float("cost_usd").filter(|c| *c >= 0.0),
+        reported_cost_usd: crate::domain::limits::reported_cost(
+            "cost_usd",
+            f.attrs.float("cost_usd"),
+        )?,
         priced: cost.is_some(),
         response_model: None,
         reported_input_tokens: f.attrs.int("input_tokens"),

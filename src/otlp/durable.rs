@@ -71,8 +71,16 @@ impl Ingest {
     }
 
     /// Replays until the spool is empty, the database is down again, or shutdown is asked for
-    /// (checked between requests, so the one in flight finishes).
-    async fn replay_pending(&self, spool: &Spool, stop: &watch::Receiver<bool>) {
+    /// (checked between requests, so the one in flight finishes). What a request holds that the
+    /// database refuses stays in `failed/` with the reason, and the rest is stored; a request
+    /// that keeps failing as if the database were down while it answers is moved to `failed/`
+    /// after [`MAX_STRIKES`] tries, so it never holds up the requests behind it.
+    async fn replay_pending(
+        &self,
+        spool: &Spool,
+        stop: &watch::Receiver<bool>,
+        strikes: &mut Strikes,
+    ) {
         loop {
             let pending = match spool.pending() {
                 Ok(pending) => pending,
@@ -95,13 +103,28 @@ impl Ingest {
                     Err(err) => Err(Error::Internal(err.to_string())),
                 };
                 let done = match result {
-                    Ok(_) => spool.remove(&entry),
-                    Err(Error::Unavailable(_)) => return,
-                    Err(err) => {
-                        tracing::error!(error = %err, file = %entry.path.display(),
-                            "spooled request cannot be stored; moved to failed/");
-                        spool.quarantine(&entry).map(|_| ())
+                    Ok(accepted) if accepted.details.is_empty() => spool.remove(&entry),
+                    Ok(accepted) => {
+                        tracing::warn!(records = accepted.details.len(), file = %entry.path.display(),
+                            "records of a spooled request cannot be stored; kept in failed/");
+                        self.metrics
+                            .reliability
+                            .spool_records_failed(accepted.details.len());
+                        spool.remove_keeping_refused(&entry, &accepted.details)
                     }
+                    Err(Error::Unavailable(reason)) => {
+                        if !strikes.tried(&entry, self.store.ping().await.is_ok()) {
+                            return;
+                        }
+                        self.quarantine(
+                            spool,
+                            &entry,
+                            &format!(
+                                "failed {MAX_STRIKES} times while the database was up: {reason}"
+                            ),
+                        )
+                    }
+                    Err(err) => self.quarantine(spool, &entry, &err.to_string()),
                 };
                 if let Err(err) = done {
                     tracing::error!(error = %err, "spool bookkeeping failed");
@@ -110,6 +133,47 @@ impl Ingest {
                 self.metrics.record_spooled(spool.len(), spool.used_bytes());
             }
         }
+    }
+
+    fn quarantine(
+        &self,
+        spool: &Spool,
+        entry: &spool::Entry,
+        reason: &str,
+    ) -> Result<(), spool::Error> {
+        tracing::error!(%reason, file = %entry.path.display(),
+            "spooled request cannot be stored; moved to failed/");
+        self.metrics.reliability.spool_request_failed();
+        spool.quarantine(entry, reason).map(|_| ())
+    }
+}
+
+/// How often a spooled request may fail as if the database were down while the database answers
+/// a ping, before it is taken for a request that can never be stored.
+const MAX_STRIKES: u32 = 3;
+
+/// Failed tries of the request at the head of the spool, while the database was up.
+#[derive(Default)]
+struct Strikes {
+    sequence: u64,
+    count: u32,
+}
+
+impl Strikes {
+    /// Counts a transient failure of `entry`; true when it has failed too often with the
+    /// database up and must be moved aside. A failure while the database is down never counts.
+    fn tried(&mut self, entry: &spool::Entry, database_up: bool) -> bool {
+        if !database_up {
+            return false;
+        }
+        if self.sequence != entry.sequence {
+            *self = Strikes {
+                sequence: entry.sequence,
+                count: 0,
+            };
+        }
+        self.count += 1;
+        self.count >= MAX_STRIKES
     }
 }
 
@@ -126,8 +190,9 @@ pub async fn replay(
             "replaying the spool"
         );
     }
+    let mut strikes = Strikes::default();
     loop {
-        ingest.replay_pending(&spool, &stop).await;
+        ingest.replay_pending(&spool, &stop, &mut strikes).await;
         let woken = ingest.replay_wake.notified();
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return Ok(()),

@@ -16,7 +16,7 @@ impl Ingest {
     /// The shared path of both transports: map, store in one transaction, then count.
     pub async fn export_logs(&self, request: &ExportLogsServiceRequest) -> Result<Accepted, Error> {
         let batch = super::log_mapping::map_logs(request, &self.prices);
-        self.store_batch(&batch, "event").await
+        self.store_batch(batch, "event").await
     }
 }
 

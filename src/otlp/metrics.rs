@@ -20,16 +20,29 @@ impl Ingest {
         &self,
         request: &ExportMetricsServiceRequest,
     ) -> Result<Accepted, Error> {
-        let batch = map_metrics_request(request);
-        let report = self
+        let mut batch = map_metrics_request(request);
+        let (report, refused) = self
             .store
-            .write_metric_points(&batch)
+            .write_metric_points_isolated(&batch)
             .await
             .map_err(|e| self.failed(e.into()))?;
-        self.metrics.record_metric_points(&batch, &report);
-        Ok(Accepted::from_rejections(batch.rejected.iter().map(|r| {
+        let message = |r: &crate::metric_points::PointRejection| {
             format!("data point of {:?}: {}", r.metric, r.reason)
-        })))
+        };
+        let mut details: Vec<String> = batch.rejected.iter().map(message).collect();
+        for (i, reason) in refused {
+            let point = &batch.points[i];
+            details.push(format!(
+                "data point of {:?}: {reason}; point: {point:?}",
+                point.metric
+            ));
+            batch.rejected.push(crate::metric_points::PointRejection {
+                metric: point.metric.clone(),
+                reason,
+            });
+        }
+        self.metrics.record_metric_points(&batch, &report);
+        Ok(Accepted::from_rejections(batch.rejected.iter().map(message)).with_details(details))
     }
 }
 

@@ -51,34 +51,56 @@ pub struct Ingest {
     pub replay_wake: Arc<tokio::sync::Notify>,
 }
 
-/// How a request that was accepted went: spans refused inside it, for OTLP partial success.
+/// How a request that was accepted went: records refused inside it, for OTLP partial success.
 #[derive(Debug, Default)]
 pub struct Accepted {
     pub rejected: usize,
+    /// The first few reasons, for the OTLP answer.
     pub message: String,
+    /// Every refused record with its reason and content, for the spool's `failed/` directory.
+    pub details: Vec<String>,
 }
 
 impl Ingest {
-    /// The end of the traces' and logs' path: store the mapped batch in one transaction, do the
-    /// after-commit work (metrics, test gauges), and report the rejected records (`record`:
-    /// "span" or "event", for the message).
-    async fn store_batch(&self, batch: &SpanBatch, record: &str) -> Result<Accepted, Error> {
-        let report = self
+    /// The end of the traces' and logs' path: store the mapped batch (what the database refuses
+    /// is isolated record by record, see [`crate::store::Stored`]), do the after-commit work
+    /// (metrics, test gauges), and report the rejected records (`record`: "span" or "event").
+    async fn store_batch(&self, mut batch: SpanBatch, record: &str) -> Result<Accepted, Error> {
+        let stored = self
             .store
-            .write_spans(batch)
+            .write_spans_isolated(&batch)
             .await
             .map_err(|e| self.failed(e.into()))?;
+        let mut details: Vec<String> = batch
+            .rejected
+            .iter()
+            .map(|r| format!("{record} {:?}: {}", r.span_name, r.reason))
+            .collect();
+        for refused in &stored.refused {
+            let name = batch.describe(refused.record);
+            details.push(format!(
+                "{record} ({name}): {}; record: {}",
+                refused.reason,
+                batch.detail(refused.record)
+            ));
+            batch.rejected.push(crate::domain::Rejection {
+                span_name: name,
+                reason: refused.reason.clone(),
+            });
+        }
         crate::app::after_commit(
             &self.store,
             &self.metrics,
             &self.test_analysis,
-            batch,
-            &report,
+            &batch,
+            &stored.report,
         )
         .await;
-        Ok(Accepted::from_rejections(batch.rejected.iter().map(|r| {
-            format!("{record} {:?}: {}", r.span_name, r.reason)
-        })))
+        let messages = batch
+            .rejected
+            .iter()
+            .map(|r| format!("{record} {:?}: {}", r.span_name, r.reason));
+        Ok(Accepted::from_rejections(messages).with_details(details))
     }
 
     fn failed(&self, err: Error) -> Error {

@@ -39,7 +39,17 @@ impl Accepted {
     pub fn from_rejections(rejections: impl ExactSizeIterator<Item = String>) -> Self {
         let rejected = rejections.len();
         let message = rejections.take(5).collect::<Vec<_>>().join("; ");
-        Self { rejected, message }
+        Self {
+            rejected,
+            message,
+            details: Vec::new(),
+        }
+    }
+
+    /// Keeps every rejection in full (the message holds only the first few).
+    pub fn with_details(mut self, details: Vec<String>) -> Self {
+        self.details = details;
+        self
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::attributes::{self, Attributes};
 use crate::domain::{
     Rejection, SessionRecord, SessionStatus, SpanBatch, SpanKey, TokenUsage, ToolCallRecord,
-    TurnRecord, session_uuid,
+    TurnRecord, limits, session_uuid,
 };
 use crate::pricing::PriceTable;
 
@@ -230,14 +230,7 @@ fn turn(mut f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String>
     if let Some(message) = f.status_message.as_ref().filter(|_| f.failed) {
         f.json["otel.status_message"] = Value::String(message.clone());
     }
-    let count = |key: &str| -> Result<i64, String> {
-        match f.attrs.int(key) {
-            Some(n) if n < 0 => Err(format!("{key} is negative ({n})")),
-            Some(n) if n > i64::from(i32::MAX) => Err(format!("{key} is implausibly large ({n})")),
-            Some(n) => Ok(n),
-            None => Ok(0),
-        }
-    };
+    let count = |key: &str| limits::token_count(key, f.attrs.int(key));
     let reported_input = f.attrs.int("gen_ai.usage.input_tokens");
     let cache_read = count("gen_ai.usage.cache_read.input_tokens")?;
     let cache_write = count("gen_ai.usage.cache_creation.input_tokens")?;
@@ -282,7 +275,7 @@ fn turn(mut f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String>
             .or_else(|| f.attrs.str("gen_ai.system")),
         context_window: prices.context_window(&model),
         cost_usd: cost.unwrap_or(0.0),
-        reported_cost_usd: f.attrs.float("acd.cost_usd").filter(|c| *c >= 0.0),
+        reported_cost_usd: limits::reported_cost("acd.cost_usd", f.attrs.float("acd.cost_usd"))?,
         priced: cost.is_some(),
         model,
         response_model,

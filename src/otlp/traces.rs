@@ -18,7 +18,7 @@ impl Ingest {
         request: &ExportTraceServiceRequest,
     ) -> Result<Accepted, Error> {
         let batch = super::map_request(request, &self.prices);
-        self.store_batch(&batch, "span").await
+        self.store_batch(batch, "span").await
     }
 }
 

@@ -10,6 +10,7 @@ mod details;
 pub mod embedded;
 pub mod file_access;
 mod ingest;
+mod isolation;
 mod resolution;
 pub mod retention;
 pub mod retries;
@@ -26,6 +27,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 pub use database::{DatabaseHandle, open_database};
+pub use isolation::{Refused, Stored};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

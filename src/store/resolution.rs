@@ -90,16 +90,56 @@ pub(super) async fn resolve_sessions(
 /// Serialises batches that share a trace or a session, so that two replicas (or two requests of
 /// one) never resolve the same trace at once: each would miss the other's uncommitted session
 /// span or orphan, and the orphan would stay unattached. Transaction-scoped advisory locks, taken
-/// in key order so batches never deadlock; keys are the first 8 bytes of the (random) trace and
-/// session ids.
+/// in key order so batches never deadlock.
+///
+/// The number of locks one transaction holds is bounded: PostgreSQL keeps them in a shared table
+/// of `max_locks_per_transaction × max_connections` entries, and a request with 20,000 traces
+/// used to exhaust it (SQLSTATE 53200, which looks transient and so was retried for ever).
+/// Traces and sessions hash into [`LOCK_SLOTS`] slots; a batch that needs more than
+/// [`MAX_SLOT_LOCKS`] of them takes the one batch-wide lock exclusively instead, while every
+/// other batch holds it shared first.
 pub(super) async fn lock_traces(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<(), Error> {
-    let prefix = |bytes: &[u8]| {
+    let slots = lock_slots(batch);
+    if slots.len() > MAX_SLOT_LOCKS {
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            INGEST_LOCK_CLASS,
+            BATCH_WIDE_LOCK
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        return Ok(());
+    }
+    // unnest yields the array in order, and the locks are taken row by row as it does.
+    sqlx::query!(
+        r#"SELECT pg_advisory_xact_lock_shared($1, $2),
+                  (SELECT count(pg_advisory_xact_lock($1, k)) FROM unnest($3::int[]) AS k)"#,
+        INGEST_LOCK_CLASS,
+        BATCH_WIDE_LOCK,
+        &slots
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Advisory-lock class of ingest's slots (retention's jobs use another, see `retention.rs`).
+const INGEST_LOCK_CLASS: i32 = 0x0ace;
+/// Slots the trace and session ids hash into (first 8 bytes of the random ids, modulo).
+const LOCK_SLOTS: i64 = 4096;
+/// Most slot locks one batch takes before it locks batch-wide instead.
+const MAX_SLOT_LOCKS: usize = 64;
+/// The batch-wide lock's key, outside the slots' range.
+const BATCH_WIDE_LOCK: i32 = -1;
+
+fn lock_slots(batch: &SpanBatch) -> Vec<i32> {
+    let slot = |bytes: &[u8]| {
         let mut key = [0u8; 8];
         let n = bytes.len().min(8);
         key[..n].copy_from_slice(&bytes[..n]);
-        i64::from_be_bytes(key)
+        i64::from_be_bytes(key).rem_euclid(LOCK_SLOTS) as i32
     };
-    let keys = batch
+    batch
         .sessions
         .iter()
         .map(|s| (&s.key, Some(s.id)))
@@ -107,23 +147,11 @@ pub(super) async fn lock_traces(tx: &mut Tx<'_>, batch: &SpanBatch) -> Result<()
         .chain(batch.tools.iter().map(|t| (&t.key, t.session_id)))
         .chain(batch.retries.iter().map(|r| (&r.key, r.session_id)))
         .chain(batch.test_runs.iter().map(|r| (&r.key, r.session_id)))
-        .flat_map(|(k, session)| {
-            [
-                Some(prefix(&k.trace_id)),
-                session.map(|s| prefix(s.as_bytes())),
-            ]
-        })
+        .flat_map(|(k, session)| [Some(slot(&k.trace_id)), session.map(|s| slot(s.as_bytes()))])
         .flatten()
-        .collect::<std::collections::BTreeSet<i64>>();
-    let keys: Vec<i64> = keys.into_iter().collect();
-    // unnest yields the array in order, and the locks are taken row by row as it does.
-    sqlx::query!(
-        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k",
-        &keys
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(())
+        .collect::<std::collections::BTreeSet<i32>>()
+        .into_iter()
+        .collect()
 }
 
 /// What [`attach_orphans`] attached.

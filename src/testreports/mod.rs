@@ -181,7 +181,15 @@ pub async fn store_report(
         test_runs: vec![record],
         ..SpanBatch::default()
     };
-    let report = store.write_spans(&batch).await?;
+    let stored = store.write_spans_isolated(&batch).await?;
+    if let Some(refused) = stored.refused.first() {
+        // The run is the batch's only record: refused, it is the report's content at fault.
+        return Err(ReportError::Malformed(format!(
+            "a value of this report cannot be stored: {}",
+            refused.reason
+        )));
+    }
+    let report = stored.report;
     let run = store.test_run(id).await?.ok_or_else(|| {
         crate::store::Error::Setup(format!("test run {id} is in the ledger but not stored"))
     })?;

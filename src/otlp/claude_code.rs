@@ -51,13 +51,16 @@ pub fn turn(
     prices: &PriceTable,
     span_start: Option<DateTime<Utc>>,
 ) -> Result<TurnRecord, String> {
+    let cache_write = f.count("cache_creation_tokens")?;
     let usage = TokenUsage {
         input: f.count("input_tokens")?,
         output: f.count("output_tokens")?,
         cache_read: f.count("cache_read_tokens")?,
-        cache_write: f.count("cache_creation_tokens")?,
-        // Claude Code does not split cache writes by TTL; all are priced as 5-minute writes.
-        cache_write_1h: 0,
+        cache_write,
+        // 2.1.3xx `api_request` events split cache writes by TTL (`cache_creation_5m_tokens`,
+        // `cache_creation_1h_tokens`); older versions and the beta spans do not, and then all
+        // writes are priced as 5-minute writes.
+        cache_write_1h: f.count("cache_creation_1h_tokens")?.min(cache_write),
     };
     let model = f
         .attrs

@@ -62,11 +62,12 @@ pub fn turn(
         // writes are priced as 5-minute writes.
         cache_write_1h: f.count("cache_creation_1h_tokens")?.min(cache_write),
     };
-    let model = f
-        .attrs
-        .str("model")
-        .or_else(|| f.attrs.str("gen_ai.request.model"))
-        .unwrap_or_else(|| "unknown".into());
+    let model = crate::domain::limits::model_name(
+        f.attrs
+            .str("model")
+            .or_else(|| f.attrs.str("gen_ai.request.model"))
+            .unwrap_or_else(|| "unknown".into()),
+    )?;
     let cost = prices.cost(&model, &usage);
     let id = match f.attrs.str("request_id") {
         Some(request) => format!("cc:request:{request}"),

@@ -124,9 +124,16 @@ pub fn tool(
                     .find_map(|k| input.get(k)?.as_str().map(str::to_string))
             })
     });
+    // Every `tool_result` (2.1.3xx) names the API request that asked for the tool: its turn
+    // is keyed by that request id (see [`turn`]), so the call is placed under it whatever the
+    // timing. Without one, the store places it by time (the latest turn ended before it).
+    let parent_span_id = f
+        .attrs
+        .str("request_id")
+        .map(|request| synthetic_key(f.session, &format!("cc:request:{request}")).span_id);
     Ok(ToolCallRecord {
         key: synthetic_key(f.session, &id),
-        parent_span_id: None,
+        parent_span_id,
         session_id: Some(f.session),
         session_external_id: Some(f.external_id.to_string()),
         tool_name,

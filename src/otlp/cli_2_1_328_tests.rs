@@ -52,3 +52,18 @@ fn api_request_events_carry_the_one_hour_cache_writes() {
         [Some(0.0031480000000000006), Some(0.0031720000000000003)]
     );
 }
+
+#[test]
+fn tool_results_sit_under_the_request_that_asked_for_them() {
+    let prices = PriceTable::shipped_default();
+    let batches: Vec<_> = logs().iter().map(|r| map_logs(r, &prices)).collect();
+    let turns: Vec<_> = batches.iter().flat_map(|b| b.turns.clone()).collect();
+    let tools: Vec<_> = batches.iter().flat_map(|b| b.tools.clone()).collect();
+    assert_eq!(tools.len(), 1, "the Write");
+    assert_eq!(tools[0].tool_name, "Write");
+    // request_id req_02: the first successful call, not the later one.
+    assert_eq!(
+        tools[0].parent_span_id.as_ref(),
+        Some(&turns[0].key.span_id)
+    );
+}

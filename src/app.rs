@@ -172,6 +172,8 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         max_body_bytes: settings.limits.max_body_bytes,
         index_jobs,
         test_analysis: settings.test_analysis,
+        read_only: settings.guard.read_only,
+        auth_required: settings.guard.api_token.is_some(),
     }));
     tasks.spawn(async move {
         axum::serve(rest, rest_router)

@@ -5,6 +5,7 @@ mod claude_code_metrics;
 mod codebase;
 mod context;
 mod error;
+mod explorer;
 mod extract;
 mod ingest;
 mod openapi;
@@ -23,6 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use error::{Error, ErrorBody};
+pub use explorer::is_public as is_public_explorer_path;
 pub use openapi::ApiDoc;
 
 use crate::config::TestAnalysis;
@@ -42,6 +44,10 @@ pub struct ApiState {
     pub index_jobs: Arc<tokio::sync::Notify>,
     /// Defaults of the flaky and regression rules.
     pub test_analysis: TestAnalysis,
+    /// `--read-only`, told to the explorer so it hides what would be refused.
+    pub read_only: bool,
+    /// `--api-token` is set, told to the explorer so it asks for the token.
+    pub auth_required: bool,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -92,6 +98,9 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/db/context/{session_id}", get(context::session))
         .route("/api/openapi.json", get(openapi::document))
+        .route("/", get(explorer::index))
+        .route("/ui/{*file}", get(explorer::asset))
+        .route("/api/explorer/config", get(explorer::config))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -4,8 +4,8 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    ErrorBody, claude_code_metrics, codebase, context, ingest, retries, sessions, targets,
-    test_runs, tests, token_usage,
+    ErrorBody, claude_code_metrics, codebase, context, explorer, ingest, retries, sessions,
+    targets, test_runs, tests, token_usage,
 };
 use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
@@ -50,9 +50,11 @@ use crate::store::token_usage::{DailyUsage, ModelTotals};
         tests::history,
         tests::flaky,
         tests::regressions,
+        explorer::config,
     ),
     components(schemas(
         ErrorBody,
+        explorer::ExplorerConfig,
         context::SessionContext,
         context::HotFiles,
         context::OptimizeRequest,

@@ -21,6 +21,12 @@ pub struct ListQuery {
     pub from: Option<DateTime<Utc>>,
     /// Sessions that started before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Only sessions in this status: running, completed or failed.
+    pub status: Option<String>,
+    /// Sort key: started_at (default), cost_usd, turn_count or wall_clock_ms.
+    pub sort: Option<String>,
+    /// asc or desc (default desc).
+    pub order: Option<String>,
     /// Page size, 1–500 (default 50).
     pub limit: Option<i64>,
     /// Rows to skip (default 0).
@@ -58,10 +64,36 @@ pub async fn list(
     {
         return Err(Error::BadRequest("from must not be after to".into()));
     }
+    if let Some(status) = q.status.as_deref()
+        && !["running", "completed", "failed"].contains(&status)
+    {
+        return Err(Error::BadRequest(format!(
+            "status must be running, completed or failed, got {status:?}"
+        )));
+    }
+    if let Some(sort) = q.sort.as_deref()
+        && !["started_at", "cost_usd", "turn_count", "wall_clock_ms"].contains(&sort)
+    {
+        return Err(Error::BadRequest(format!(
+            "sort must be started_at, cost_usd, turn_count or wall_clock_ms, got {sort:?}"
+        )));
+    }
+    let ascending = match q.order.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => {
+            return Err(Error::BadRequest(format!(
+                "order must be asc or desc, got {other:?}"
+            )));
+        }
+    };
     let filter = SessionFilter {
         target_id: q.target_id,
         from: q.from,
         to: q.to,
+        status: q.status,
+        sort: q.sort,
+        ascending,
         limit,
         offset,
     };

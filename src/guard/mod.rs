@@ -143,6 +143,8 @@ async fn api_guard(State(gate): State<ApiGate>, request: Request, next: Next) ->
     let protected = match path {
         "/healthz" | "/readyz" => guard.protect_health,
         "/metrics" => guard.protect_metrics,
+        // The explorer's page and assets hold no data; the page asks for the token itself.
+        p if crate::api::is_public_explorer_path(p) => false,
         _ => true,
     };
     if protected && !authorized(guard.api_token.as_ref(), &request) {

@@ -103,6 +103,12 @@ pub struct SessionFilter {
     pub target_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// running | completed | failed
+    pub status: Option<String>,
+    /// Sort key: started_at (default), cost_usd, turn_count, wall_clock_ms.
+    pub sort: Option<String>,
+    /// Ascending instead of the default descending order.
+    pub ascending: bool,
     pub limit: i64,
     pub offset: i64,
 }
@@ -133,13 +139,24 @@ impl Store {
                WHERE ($1::uuid IS NULL OR s.target_id = $1)
                  AND ($2::timestamptz IS NULL OR s.started_at >= $2)
                  AND ($3::timestamptz IS NULL OR s.started_at < $3)
-               ORDER BY s.started_at DESC, s.id
+                 AND ($6::text IS NULL OR s.status = $6)
+               -- One numeric sort key, signed by the direction: a single plan for every order.
+               ORDER BY (CASE $7::text
+                           WHEN 'cost_usd' THEN s.cost_usd::float8
+                           WHEN 'turn_count' THEN COALESCE(s.turn_count, 0)::float8
+                           WHEN 'wall_clock_ms' THEN s.wall_clock_ms::float8
+                           ELSE extract(epoch FROM s.started_at)::float8
+                         END) * $8::float8 ASC NULLS LAST,
+                        s.started_at DESC, s.id
                LIMIT $4 OFFSET $5"#,
             f.target_id,
             f.from,
             f.to,
             f.limit,
             f.offset,
+            f.status,
+            f.sort.as_deref().unwrap_or("started_at"),
+            if f.ascending { 1.0_f64 } else { -1.0_f64 },
         )
         .fetch_all(&self.pool)
         .await?;
@@ -147,10 +164,12 @@ impl Store {
             r#"SELECT count(*) AS "n!" FROM harness_sessions s
                WHERE ($1::uuid IS NULL OR s.target_id = $1)
                  AND ($2::timestamptz IS NULL OR s.started_at >= $2)
-                 AND ($3::timestamptz IS NULL OR s.started_at < $3)"#,
+                 AND ($3::timestamptz IS NULL OR s.started_at < $3)
+                 AND ($4::text IS NULL OR s.status = $4)"#,
             f.target_id,
             f.from,
             f.to,
+            f.status,
         )
         .fetch_one(&self.pool)
         .await?;

@@ -1,0 +1,132 @@
+// Small DOM and formatting helpers shared by the pages. Numbers carry `data-src` (which REST
+// field they show) and `data-unit`, so the browser tests can compare each with the API.
+
+/** h("tag.class", {attr}, ...children): a tiny element builder (text children are escaped). */
+export function h(spec, attrs = {}, ...children) {
+  const [tag, ...classes] = spec.split(".");
+  const el = document.createElement(tag || "div");
+  if (classes.length) el.className = classes.join(" ");
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+export function fmt(value, unit) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  switch (unit) {
+    case "usd":
+      return `$${Number(value).toFixed(4)}`;
+    case "ms":
+      return `${int.format(value)} ms`;
+    case "pct":
+      return `${(value * 100).toFixed(1)} %`;
+    case "x":
+      return Number(value).toFixed(2);
+    default:
+      return int.format(value);
+  }
+}
+
+/** A number shown from a REST field: `src` is "resource:field" (or "resource:index:field"). */
+export function num(value, unit, src) {
+  return h("span.num", { dataset: src ? { src, unit: unit || "int" } : {} }, fmt(value, unit));
+}
+
+export function time(iso) {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  return d.toISOString().replace("T", " ").slice(0, 19) + " UTC";
+}
+
+export function shortId(id) {
+  return id ? String(id).slice(0, 8) : "–";
+}
+
+/** A stat card: label, value, and optional target verdict. */
+export function card(label, value, target) {
+  return h(
+    "div.card",
+    {},
+    h("div.label", {}, label),
+    h("div.value", {}, value),
+    target
+      ? h(
+          `div.target.${target.met === null ? "unknown" : target.met ? "met" : "missed"}`,
+          {},
+          target.met === null ? "no data" : target.met ? "✓ target met" : "✗ target not met",
+          ` (${target.text})`,
+        )
+      : null,
+  );
+}
+
+export function table(columns, rows, caption) {
+  return h(
+    "div.table-wrap",
+    {},
+    h(
+      "table",
+      {},
+      caption ? h("caption", {}, caption) : null,
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: columns.length }, "None."))),
+    ),
+  );
+}
+
+const charts = [];
+const pending = [];
+
+/** A Chart.js chart in a labelled, sized box; drawn by flushCharts() once it is in the page. */
+export function chart(label, config, height = 260) {
+  const canvas = h("canvas", { role: "img", "aria-label": label });
+  const box = h("figure.chart", { style: `height:${height}px` }, canvas);
+  pending.push({ canvas, config });
+  return h("section.panel", {}, h("h3", {}, label), box);
+}
+
+/** Draws the charts made since the last call (their canvases must be attached by now). */
+export function flushCharts() {
+  while (pending.length) {
+    const { canvas, config } = pending.shift();
+    config.options = { responsive: true, maintainAspectRatio: false, animation: false, ...config.options };
+    // A 500-turn session has 500 category ticks: measuring a sample of labels, not all, is what
+    // keeps its charts fast (Chart.js's ticks.sampleSize).
+    for (const axis of Object.values((config.options.scales ||= { x: {}, y: {} }))) {
+      axis.ticks = { sampleSize: 24, ...(axis.ticks || {}) };
+    }
+    charts.push(new window.Chart(canvas, config));
+  }
+}
+
+/** Called on navigation: a chart of the previous page must not keep its resize observer. */
+export function destroyCharts() {
+  pending.length = 0;
+  while (charts.length) charts.pop().destroy();
+}
+
+export const COLORS = {
+  input: "#4e79a7",
+  output: "#f28e2b",
+  cache_read: "#59a14f",
+  cache_write: "#b07aa1",
+  ttft: "#bab0ac",
+  generation: "#4e79a7",
+  tool: "#f28e2b",
+  retry: "#e15759",
+  limit: "#e15759",
+  system: "#76b7b2",
+  feature: "#edc948",
+  files: "#4e79a7",
+  conversation: "#b07aa1",
+};

@@ -42,6 +42,8 @@ pub struct ApiState {
     pub index_jobs: Arc<tokio::sync::Notify>,
     /// Defaults of the flaky and regression rules.
     pub test_analysis: TestAnalysis,
+    /// Base directories targets may be registered under (empty: any not refused).
+    pub target_roots: Arc<Vec<std::path::PathBuf>>,
 }
 
 pub fn router(state: ApiState) -> Router {

@@ -75,3 +75,43 @@ async fn names_that_are_not_utf8_reindex_every_time() {
             .unwrap();
     assert_eq!(stored, ["name\\xfe.txt", "name\\xff.txt", "plain.txt"]);
 }
+
+/// The real binary on 0.0.0.0 with no token warns before it listens; on loopback it does not.
+#[tokio::test]
+async fn an_open_listener_without_a_token_warns_loudly() {
+    use std::io::{BufRead, BufReader};
+    let db = super::common::TestDb::new().await;
+    let admin = super::common::admin_url();
+    let url = format!("{}/{}", admin.rsplit_once('/').unwrap().0, db.name);
+    for (api, warned) in [("0.0.0.0:0", true), ("127.0.0.1:0", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_acd-collector"))
+            .arg("serve")
+            .args(["--database-url", &url])
+            .args(["--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0"])
+            .args(["--api", api, "--spool-max-bytes", "0"])
+            .current_dir(dir.path())
+            .env_remove("ACD_API_TOKEN")
+            .env_remove("ACD_INGEST_TOKEN")
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = Vec::new();
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            let listening = line.contains("is listening");
+            seen.push(line);
+            if listening {
+                break;
+            }
+        }
+        child.kill().ok();
+        child.wait().ok();
+        let warning = seen
+            .iter()
+            .any(|l| l.contains("WARNING: the REST API listens beyond loopback"));
+        assert_eq!(warning, warned, "{api}: {seen:#?}");
+    }
+}

@@ -35,6 +35,9 @@ pub struct Settings {
     pub guard: crate::guard::Guard,
     /// The durable spool for outages; `None` answers 503 instead.
     pub spool: Option<SpoolSettings>,
+    /// Base directories targets may be registered under (`--target-roots`); empty: any
+    /// directory that is not refused.
+    pub target_roots: Vec<std::path::PathBuf>,
 }
 
 /// Where the spool lives and how large it may grow.
@@ -59,6 +62,7 @@ impl Settings {
             guard: crate::guard::Guard::default(),
             spool: None,
             retention_days: 30,
+            target_roots: Vec::new(),
         }
     }
 }
@@ -174,6 +178,7 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         test_analysis: settings.test_analysis,
         read_only: settings.guard.read_only,
         auth_required: settings.guard.api_token.is_some(),
+        target_roots: Arc::new(settings.target_roots.clone()),
     }));
     tasks.spawn(async move {
         axum::serve(rest, rest_router)
@@ -270,7 +275,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         guard,
         spool,
         retention_days: args.retention_days,
+        target_roots: args.target_roots.clone(),
     };
+    warn_if_open(&settings);
     let app = spawn(settings, database.store.clone()).await?;
     tracing::info!(
         otlp_grpc = %app.grpc_addr, otlp_http = %app.http_addr, api = %app.api_addr,
@@ -347,5 +354,28 @@ pub(crate) async fn migrate_with_retry(store: &Store) -> Result<(), Error> {
             }
             Err(err) => return Err(err.into()),
         }
+    }
+}
+
+/// Loud warning when a listener is reachable beyond this host and no token guards it: anyone who
+/// can reach the port can register targets and read what the index stores (issue 19.7). The
+/// default stays 0.0.0.0 so the compose file and the README's first command keep working.
+fn warn_if_open(settings: &Settings) {
+    let open = |addr: &SocketAddr| !addr.ip().is_loopback();
+    if settings.guard.api_token.is_none() && open(&settings.api) {
+        tracing::warn!(
+            api = %settings.api,
+            "WARNING: the REST API listens beyond loopback with no --api-token: anyone who can \
+             reach it can register and read targets; set ACD_API_TOKEN or ACD_API_ADDR=127.0.0.1:9464"
+        );
+    }
+    if settings.guard.ingest_token.is_none()
+        && (open(&settings.otlp_grpc) || open(&settings.otlp_http))
+    {
+        tracing::warn!(
+            otlp_grpc = %settings.otlp_grpc, otlp_http = %settings.otlp_http,
+            "WARNING: OTLP listens beyond loopback with no --ingest-token: anyone who can reach \
+             it can write sessions; set ACD_INGEST_TOKEN or bind to 127.0.0.1"
+        );
     }
 }

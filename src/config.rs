@@ -125,6 +125,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub guard: crate::guard::GuardArgs,
     /// Seconds shutdown waits for in-flight requests before closing connections.
+    /// Base directories targets may be registered under (comma-separated); empty: any directory
+    /// that is not a system tree or pseudo filesystem (docs/reliability.md).
+    #[arg(long, env = "ACD_TARGET_ROOTS", value_delimiter = ',')]
+    pub target_roots: Vec<PathBuf>,
     #[arg(long, env = "ACD_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
     /// Price table (TOML) replacing the shipped default; see config/prices.toml.

@@ -3,15 +3,19 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() {
     let cli = acd_collector::config::Cli::parse();
     acd_collector::telemetry::init_logging();
-    match acd_collector::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let code = match acd_collector::run(cli).await {
+        Ok(()) => 0,
         Err(err) => {
             // One clear line: the chain of causes, outermost first.
             eprintln!("acd-collector: error: {err:#}");
-            std::process::ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Exit here rather than returning: dropping the runtime waits for every blocking thread,
+    // so a walk stuck in a system call would keep a SIGTERMed process alive past its grace
+    // period (issue 19.4). Everything acknowledged is committed by now.
+    std::process::exit(code)
 }

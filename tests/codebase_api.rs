@@ -3,6 +3,8 @@
 //! figures, metrics follow, and bad input gets JSON 4xx, never a 500.
 
 mod common;
+#[path = "codebase_api/roots.rs"]
+mod roots;
 
 use common::codebase_tree::{histogram_count, post, tree, wait_for_job};
 use serde_json::json;

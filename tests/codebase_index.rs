@@ -3,6 +3,8 @@
 //! unreadable entries are reported, never fatal; bad roots are refused.
 
 mod common;
+#[path = "codebase_index/hostile.rs"]
+mod hostile;
 
 use std::collections::HashMap;
 use std::path::Path;

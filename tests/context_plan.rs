@@ -4,6 +4,8 @@
 //! about the feature, the budget holds, the LRU flag is written, and bad input gets JSON 4xx.
 
 mod common;
+#[path = "context_plan/outside.rs"]
+mod outside;
 
 use std::path::Path;
 use std::process::Command;
@@ -222,10 +224,12 @@ async fn hot_files_join_the_plan_and_the_lru_set() {
 #[tokio::test]
 async fn bad_plan_requests_get_json_4xx() {
     let app = TestApp::spawn().await;
+    // A directory of its own: /tmp itself is refused as a root (issue 19.7).
+    let scratch = tempfile::tempdir().unwrap();
     let (_, unrooted) = post(
         &app,
         "/api/db/targets",
-        json!({"name": "x", "path": std::env::temp_dir().to_str().unwrap()}),
+        json!({"name": "x", "path": scratch.path().to_str().unwrap()}),
     )
     .await;
     let unindexed = unrooted["id"].as_str().unwrap().to_string();

@@ -238,26 +238,31 @@ fn candidates(
     index: &HashMap<String, crate::indexer::FileRecord>,
     access: &HashMap<String, i64>,
 ) -> (Vec<Candidate>, &'static str, Vec<history::Commit>) {
+    // Every file is opened through the root's descriptor: a root or a directory inside it
+    // swapped for a symlink (to /etc, say) is never read (issue 19.2), and reads are capped
+    // again since a file may have grown since it was indexed.
+    let Ok(opened) = crate::indexer::Root::open(root) else {
+        return (Vec::new(), "mtime", Vec::new());
+    };
     let log = root
         .join(".git")
         .exists()
         .then(|| history::log(root, "HEAD", 2000).ok())
         .flatten();
     let git = log.as_ref().map(|l| history::last_modified(l));
+    let cap = MAX_PLAN_FILE_BYTES.min(crate::indexer::beneath::max_file_bytes());
     let mut files = Vec::new();
     let mut paths: Vec<&String> = index.keys().collect();
     paths.sort();
     for path in paths {
         let rec = &index[path];
-        if rec.is_binary || rec.size_bytes > MAX_PLAN_FILE_BYTES {
+        if rec.is_binary || rec.size_bytes > cap {
             continue;
         }
-        let full = root.join(path);
-        // The index never follows symlinks; neither does the planner.
-        if full.symlink_metadata().map_or(true, |m| !m.is_file()) {
+        let Ok(bytes) = opened.read(&crate::indexer::decode_path(path), cap) else {
             continue;
-        }
-        let Ok(content) = std::fs::read_to_string(&full) else {
+        };
+        let Ok(content) = String::from_utf8(bytes) else {
             continue;
         };
         let last_modified = match &git {

@@ -48,6 +48,8 @@ pub struct ApiState {
     pub read_only: bool,
     /// `--api-token` is set, told to the explorer so it asks for the token.
     pub auth_required: bool,
+    /// Base directories targets may be registered under (empty: any not refused).
+    pub target_roots: Arc<Vec<std::path::PathBuf>>,
 }
 
 pub fn router(state: ApiState) -> Router {

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::extract::{self, parse_id};
 use super::{ApiState, Error};
-use crate::indexer::validate_root;
+use crate::indexer::validate_root_within;
 use crate::store::codebase::{Registered, Target};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -50,7 +50,8 @@ pub async fn register(
     if name.is_some_and(|n| n.len() > 200) {
         return Err(Error::BadRequest("name is longer than 200 bytes".into()));
     }
-    let root = validate_root(&body.path).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let root = validate_root_within(&body.path, &state.target_roots)
+        .map_err(|e| Error::BadRequest(e.to_string()))?;
     let root = root
         .to_str()
         .ok_or_else(|| Error::BadRequest("path is not valid UTF-8".into()))?;

@@ -162,6 +162,13 @@ impl Blobs {
             .nth(2)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| format!("git cat-file: unexpected {header:?}"))?;
+        // A blob larger than the read cap is skipped unread (drained, never allocated).
+        if size as u64 > crate::indexer::beneath::max_file_bytes() {
+            let mut rest = (&mut self.output).take(size as u64 + 1);
+            std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| e.to_string())?;
+            self.cache.insert(name.to_string(), None);
+            return Ok(None);
+        }
         let mut body = vec![0; size + 1];
         self.output
             .read_exact(&mut body)

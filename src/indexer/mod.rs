@@ -7,6 +7,7 @@
 //! Problems (unreadable files, directories that vanish mid-walk, escaping symlinks) are counted
 //! with example paths and never stop the rest of the walk.
 
+pub mod beneath;
 pub mod cli;
 pub mod count;
 pub mod jobs;
@@ -22,8 +23,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+pub use beneath::{DEFAULT_MAX_FILE_BYTES, Root, decode_path, encode_path};
 pub use count::Counts;
-pub use root::{RootError, validate_root};
+pub use root::{RootError, validate_root, validate_root_within};
 pub use summary::{LanguageTotals, LargestFile, Problem, Problems, Summary};
 
 /// What the index knows about one file (the `codebase_files` row).
@@ -87,7 +89,9 @@ pub fn index_tree(
 ) -> Result<IndexRun, Error> {
     let started = Instant::now();
     let root = root::revalidate(root)?;
-    let walked = walk::walk(&root, previous, threads, progress);
+    let opened = Root::open(&root)
+        .map_err(|e| RootError::Unreadable(root.display().to_string(), e.to_string()))?;
+    let walked = walk::walk(&root, &opened, previous, threads, progress);
     let mut files = walked.files;
     files.sort_by(|a, b| a.0.path.cmp(&b.0.path));
     let changed = files

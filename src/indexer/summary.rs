@@ -31,6 +31,8 @@ pub enum Problem {
     DanglingSymlink,
     /// A FIFO, socket or device.
     SpecialFile,
+    /// Larger than the read cap (`ACD_MAX_FILE_BYTES`, default 4 MiB): not read, not stored.
+    TooLarge,
     /// Any other error the walker reported (loops, bad ignore files).
     WalkError,
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 
+use super::beneath::ReadError;
 use super::summary::{Problem, Problems};
 use super::{FileRecord, Progress, count, languages};
 
@@ -31,6 +32,7 @@ pub struct Walked {
 
 pub fn walk(
     root: &Path,
+    opened: &super::Root,
     previous: &HashMap<String, FileRecord>,
     threads: usize,
     progress: &Progress,
@@ -48,6 +50,7 @@ pub fn walk(
     });
     let mut visitors = Visitors {
         root,
+        opened,
         previous,
         progress,
         shared: &shared,
@@ -58,6 +61,7 @@ pub fn walk(
 
 struct Visitors<'a> {
     root: &'a Path,
+    opened: &'a super::Root,
     previous: &'a HashMap<String, FileRecord>,
     progress: &'a Progress,
     shared: &'a Mutex<Walked>,
@@ -67,6 +71,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
     fn build(&mut self) -> Box<dyn ParallelVisitor + 's> {
         Box::new(Visitor {
             root: self.root,
+            opened: self.opened,
             previous: self.previous,
             progress: self.progress,
             shared: self.shared,
@@ -78,6 +83,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Visitors<'s> {
 
 struct Visitor<'a> {
     root: &'a Path,
+    opened: &'a super::Root,
     previous: &'a HashMap<String, FileRecord>,
     progress: &'a Progress,
     shared: &'a Mutex<Walked>,
@@ -114,8 +120,10 @@ impl ParallelVisitor for Visitor<'_> {
 
 impl Visitor<'_> {
     fn relative(&self, path: &Path) -> String {
+        // Stored escaped, not lossy: names differing only in invalid UTF-8 stay distinct.
+        use std::os::unix::ffi::OsStrExt;
         let rel = path.strip_prefix(self.root).unwrap_or(path);
-        rel.to_string_lossy().into_owned()
+        super::encode_path(rel.as_os_str().as_bytes())
     }
 
     fn entry(&mut self, entry: DirEntry) {
@@ -167,9 +175,17 @@ impl Visitor<'_> {
         {
             return Ok((prev.clone(), Outcome::Unchanged));
         }
-        let content = match read_no_follow(path, meta.size()) {
+        // Opened through the root descriptor (never outside it, never blocking, regular files
+        // only) and capped: the size listed above may be stale.
+        let content = match self
+            .opened
+            .read(&super::decode_path(&rel), super::beneath::max_file_bytes())
+        {
             Ok(content) => content,
-            Err(err) => return Err(failed(err, rel)),
+            Err(e) if e.is_outside() => return Err((Problem::EscapingSymlink, rel)),
+            Err(ReadError::Io(err)) => return Err(failed(err, rel)),
+            Err(ReadError::NotRegular) => return Err((Problem::SpecialFile, rel)),
+            Err(ReadError::TooLarge(_)) => return Err((Problem::TooLarge, rel)),
         };
         let content_hash = xxhash_rust::xxh3::xxh3_64(&content) as i64;
         let size_bytes = content.len() as u64;
@@ -202,20 +218,6 @@ impl Visitor<'_> {
         };
         Ok((record, Outcome::Counted))
     }
-}
-
-/// Reads a file, refusing a symlink put in its place since it was listed (O_NOFOLLOW), so a
-/// swapped entry cannot make the walk read outside the root.
-fn read_no_follow(path: &Path, size_hint: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
-    let mut content = Vec::with_capacity(usize::try_from(size_hint).unwrap_or(0));
-    file.read_to_end(&mut content)?;
-    Ok(content)
 }
 
 /// The path and I/O error kind inside a walk error, where it has them.
@@ -255,14 +257,5 @@ mod tests {
             err: io(ErrorKind::PermissionDenied),
         };
         assert_eq!(error_parts(&denied).1, Some(ErrorKind::PermissionDenied));
-    }
-
-    #[test]
-    fn a_symlink_swapped_in_is_not_read() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("real"), "x").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
-        assert!(read_no_follow(&dir.path().join("link"), 1).is_err());
-        assert_eq!(read_no_follow(&dir.path().join("real"), 1).unwrap(), b"x");
     }
 }

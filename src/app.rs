@@ -35,6 +35,8 @@ pub struct Settings {
     pub guard: crate::guard::Guard,
     /// The durable spool for outages; `None` answers 503 instead.
     pub spool: Option<SpoolSettings>,
+    /// Connection cap and header-read timeout of each listener.
+    pub listen: crate::listen::ListenLimits,
 }
 
 /// Where the spool lives and how large it may grow.
@@ -59,6 +61,7 @@ impl Settings {
             guard: crate::guard::Guard::default(),
             spool: None,
             retention_days: 30,
+            listen: crate::listen::ListenLimits::default(),
         }
     }
 }
@@ -132,20 +135,17 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         tasks.spawn(otlp::replay(ingest.clone(), spool, signal.clone()));
     }
     let rx = signal.clone();
+    let listen = settings.listen;
     tasks.spawn(async move {
         tonic::transport::Server::builder()
             .add_routes(grpc_routes)
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(grpc),
-                stopped(rx),
-            )
+            .serve_with_incoming_shutdown(crate::listen::grpc_incoming(grpc, listen), stopped(rx))
             .await
             .map_err(|e| format!("OTLP/gRPC server: {e}"))
     });
     let rx = signal.clone();
     tasks.spawn(async move {
-        axum::serve(http, otlp_http)
-            .with_graceful_shutdown(stopped(rx))
+        crate::listen::serve_http(http, otlp_http, listen, stopped(rx))
             .await
             .map_err(|e| format!("OTLP/HTTP server: {e}"))
     });
@@ -174,8 +174,7 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         test_analysis: settings.test_analysis,
     }));
     tasks.spawn(async move {
-        axum::serve(rest, rest_router)
-            .with_graceful_shutdown(stopped(rx))
+        crate::listen::serve_http(rest, rest_router, listen, stopped(rx))
             .await
             .map_err(|e| format!("REST server: {e}"))
     });
@@ -268,6 +267,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         guard,
         spool,
         retention_days: args.retention_days,
+        listen: args.listen,
     };
     let app = spawn(settings, database.store.clone()).await?;
     tracing::info!(

@@ -4,6 +4,8 @@
 //! partial success naming the reason, never a 5xx, and the valid rest of the batch lands.
 
 mod common;
+#[path = "bad_input/extremes.rs"]
+mod extremes;
 #[path = "bad_input/isolation.rs"]
 mod isolation;
 #[path = "bad_input/rest.rs"]

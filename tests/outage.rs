@@ -6,6 +6,8 @@
 //! The binary under SIGKILL and SIGTERM: outage/signals.rs (one test binary, one link).
 
 mod common;
+#[path = "outage/isolation.rs"]
+mod isolation;
 #[path = "outage/signals.rs"]
 mod signals;
 

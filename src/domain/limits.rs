@@ -12,6 +12,25 @@ pub const MAX_TOKENS_PER_CALL: i64 = 100_000_000;
 /// US dollars one record may report (a call's `cost_usd`, a session's `total_cost_usd`).
 pub const MAX_REPORTED_COST_USD: f64 = 100_000.0;
 
+/// Milliseconds a duration may claim (a test run, a case, a wait): a year. Longer claims are
+/// dropped as unknown rather than stored.
+pub const MAX_DURATION_MS: i64 = 366 * 24 * 3_600_000;
+
+/// Bytes of a model name: names key indexes, and PostgreSQL refuses an index entry past about
+/// 2.7 kB ("index row size exceeds maximum", SQLSTATE 54000).
+pub const MAX_MODEL_NAME_BYTES: usize = 1024;
+
+/// A model name within [`MAX_MODEL_NAME_BYTES`].
+pub fn model_name(name: String) -> Result<String, String> {
+    if name.len() > MAX_MODEL_NAME_BYTES {
+        return Err(format!(
+            "the model name is {} bytes long (at most {MAX_MODEL_NAME_BYTES})",
+            name.len()
+        ));
+    }
+    Ok(name)
+}
+
 /// A token count read from a producer: absent is 0; negative or past [`MAX_TOKENS_PER_CALL`]
 /// refuses the record.
 pub fn token_count(key: &str, value: Option<i64>) -> Result<i64, String> {

@@ -59,11 +59,12 @@ pub fn turn(
         // Claude Code does not split cache writes by TTL; all are priced as 5-minute writes.
         cache_write_1h: 0,
     };
-    let model = f
-        .attrs
-        .str("model")
-        .or_else(|| f.attrs.str("gen_ai.request.model"))
-        .unwrap_or_else(|| "unknown".into());
+    let model = crate::domain::limits::model_name(
+        f.attrs
+            .str("model")
+            .or_else(|| f.attrs.str("gen_ai.request.model"))
+            .unwrap_or_else(|| "unknown".into()),
+    )?;
     let cost = prices.cost(&model, &usage);
     let id = match f.attrs.str("request_id") {
         Some(request) => format!("cc:request:{request}"),

@@ -249,11 +249,12 @@ fn turn(mut f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String>
         cache_write_1h: count("acd.usage.cache_creation_1h.input_tokens")?.min(cache_write),
     };
     let response_model = f.attrs.str("gen_ai.response.model");
-    let model = f
-        .attrs
-        .str("gen_ai.request.model")
-        .or_else(|| response_model.clone())
-        .unwrap_or_else(|| "unknown".into());
+    let model = limits::model_name(
+        f.attrs
+            .str("gen_ai.request.model")
+            .or_else(|| response_model.clone())
+            .unwrap_or_else(|| "unknown".into()),
+    )?;
     let cost = prices.cost(&model, &usage);
     let ttft_ms = f
         .attrs

@@ -7,11 +7,26 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use junit_parser::{TestStatus as JStatus, TestSuite};
 
 use super::ParsedReport;
+use crate::domain::limits::MAX_DURATION_MS;
 use crate::domain::{TestCaseRecord, TestCounts, TestRunSource, TestStatus};
 
 pub fn parse(bytes: &[u8]) -> Result<ParsedReport, String> {
-    let report =
-        junit_parser::from_reader(bytes).map_err(|e| format!("not a JUnit XML report: {e}"))?;
+    let mut warnings = Vec::new();
+    let report = match junit_parser::from_reader(bytes) {
+        Ok(report) => report,
+        // One count or time no number can hold (tests="-5", time="NaN") must not cost the
+        // report: the counts come from the cases anyway. Read again without such attributes.
+        Err(first) => match without_unreadable_numbers(bytes) {
+            Some(cleaned) => {
+                let report = junit_parser::from_reader(&cleaned[..])
+                    .map_err(|e| format!("not a JUnit XML report: {e}"))?;
+                warnings
+                    .push("count or time attributes that are not numbers were ignored".to_string());
+                report
+            }
+            None => return Err(format!("not a JUnit XML report: {first}")),
+        },
+    };
     let mut cases = Vec::new();
     let mut leaf_header = TestCounts::default();
     let mut case_seconds = 0.0;
@@ -47,8 +62,60 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedReport, String> {
         cases,
         duration_ms: (seconds > 0.0).then(|| (seconds * 1000.0).round() as i64),
         started_at,
-        warnings: Vec::new(),
+        warnings,
     })
+}
+
+/// The report with every count attribute that is not a u64 and every `time` that is not a
+/// finite, non-negative number removed; `None` when nothing was removed or the XML is broken.
+fn without_unreadable_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
+    use quick_xml::events::{BytesStart, Event};
+    const COUNTS: [&str; 6] = [
+        "tests",
+        "failures",
+        "errors",
+        "skipped",
+        "disabled",
+        "assertions",
+    ];
+    let readable = |key: &str, value: &str| {
+        let text = value.trim();
+        if COUNTS.contains(&key) {
+            text.parse::<u64>().is_ok()
+        } else if key == "time" {
+            text.parse::<f64>().is_ok_and(|t| t.is_finite() && t >= 0.0)
+        } else {
+            true
+        }
+    };
+    let mut removed = false;
+    let mut clean = |e: &BytesStart<'_>| -> Option<BytesStart<'static>> {
+        let name = e.name().as_ref().to_string();
+        let mut out = BytesStart::new(name);
+        for attr in e.attributes() {
+            let attr = attr.ok()?;
+            if readable(attr.key.as_ref(), &attr.value) {
+                out.push_attribute(attr);
+            } else {
+                removed = true;
+            }
+        }
+        Some(out)
+    };
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut writer = quick_xml::Writer::new(Vec::new());
+    let mut buf = Vec::new();
+    loop {
+        let event = match reader.read_event_into(&mut buf).ok()? {
+            Event::Eof => break,
+            Event::Start(e) => Event::Start(clean(&e)?),
+            Event::Empty(e) => Event::Empty(clean(&e)?),
+            other => other.into_owned(),
+        };
+        writer.write_event(event).ok()?;
+        buf.clear();
+    }
+    removed.then(|| writer.into_inner())
 }
 
 fn counts(tests: u64, failures: u64, errors: u64, skipped: u64) -> TestCounts {
@@ -58,7 +125,10 @@ fn counts(tests: u64, failures: u64, errors: u64, skipped: u64) -> TestCounts {
         failed: n(failures),
         errors: n(errors),
         skipped: n(skipped),
-        passed: n(tests) - n(failures) - n(errors) - n(skipped),
+        passed: n(tests)
+            .saturating_sub(n(failures))
+            .saturating_sub(n(errors))
+            .saturating_sub(n(skipped)),
     }
 }
 
@@ -70,11 +140,12 @@ fn collect(
 ) {
     if !suite.cases.is_empty() {
         let c = counts(suite.tests, suite.failures, suite.errors, suite.skipped);
-        header.total += c.total;
-        header.passed += c.passed;
-        header.failed += c.failed;
-        header.errors += c.errors;
-        header.skipped += c.skipped;
+        // Saturating: the attributes are the writer's claims, and may be absurd.
+        header.total = header.total.saturating_add(c.total);
+        header.passed = header.passed.saturating_add(c.passed);
+        header.failed = header.failed.saturating_add(c.failed);
+        header.errors = header.errors.saturating_add(c.errors);
+        header.skipped = header.skipped.saturating_add(c.skipped);
     }
     for case in &suite.cases {
         *seconds += case.time;
@@ -114,8 +185,9 @@ fn collect(
                 case.original_name.clone()
             },
             status,
-            duration_ms: (case.time.is_finite() && case.time >= 0.0)
-                .then(|| (case.time * 1000.0).round() as i64),
+            duration_ms: Some((case.time * 1000.0).round())
+                .filter(|ms| (0.0..=MAX_DURATION_MS as f64).contains(ms))
+                .map(|ms| ms as i64),
             failure_type: non_empty(failure_type),
             // The message attribute, else the element's text (e.g. a traceback).
             failure_message: non_empty(message).or_else(|| non_empty(text)),

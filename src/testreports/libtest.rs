@@ -104,8 +104,9 @@ fn case(full: &str, event: &str, raw: &Value) -> TestCaseRecord {
         status,
         duration_ms: raw["exec_time"]
             .as_f64()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| (s * 1000.0).round() as i64),
+            .map(|s| (s * 1000.0).round())
+            .filter(|ms| (0.0..=crate::domain::limits::MAX_DURATION_MS as f64).contains(ms))
+            .map(|ms| ms as i64),
         failure_type,
         failure_message,
     }

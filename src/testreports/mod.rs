@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::domain::limits::MAX_DURATION_MS;
 use crate::domain::{
     IngestReport, SpanBatch, TestCaseRecord, TestCounts, TestRunRecord, TestRunSource,
     failure_reasons, synthetic_key,
@@ -125,9 +126,18 @@ pub fn to_record(bytes: &[u8], parsed: ParsedReport, upload: &Upload) -> TestRun
         }
         None => TestCounts::of_cases(&parsed.cases),
     };
+    let duration_ms = parsed
+        .duration_ms
+        .filter(|d| (0..=MAX_DURATION_MS).contains(d));
+    if duration_ms != parsed.duration_ms {
+        warnings.push(format!(
+            "the run's duration ({:?} ms) is implausible and was ignored",
+            parsed.duration_ms
+        ));
+    }
     // A report arrives after its run: without its own start time, it started `duration` ago.
     let started_at = parsed.started_at.unwrap_or_else(|| {
-        upload.received_at - chrono::Duration::milliseconds(parsed.duration_ms.unwrap_or(0))
+        upload.received_at - chrono::Duration::milliseconds(duration_ms.unwrap_or(0))
     });
     TestRunRecord {
         key: synthetic_key(upload.session, &format!("test_run:{hex}")),
@@ -135,7 +145,7 @@ pub fn to_record(bytes: &[u8], parsed: ParsedReport, upload: &Upload) -> TestRun
         session_external_id: None,
         suite: upload.suite.clone().or(parsed.suite),
         counts,
-        duration_ms: parsed.duration_ms,
+        duration_ms,
         started_at,
         vcs_revision: upload.revision.clone(),
         source: parsed.source,

@@ -318,3 +318,36 @@ async fn twenty_thousand_traces_in_one_request_do_not_exhaust_the_lock_table() {
     assert_eq!(stored, 20_000);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn junit_reports_with_extreme_numbers_are_stored_never_a_500() {
+    let app = TestApp::spawn().await;
+    export_http(&app, vec![session(95, 1, "junit-extremes")]).await;
+    let id = acd_collector::domain::session_uuid("junit-extremes");
+    let report = r#"<testsuites tests="99999999999999999999" time="1e309">
+        <testsuite name="s" tests="-5" failures="2147483648" errors="NaN" time="NaN">
+          <testcase name="huge" time="1e300"/>
+          <testcase name="negative" time="-1"/>
+          <testcase name="nan" time="NaN"><failure message="x"/></testcase>
+          <testcase name="fine" time="0.25"/>
+        </testsuite></testsuites>"#;
+    let response = app
+        .http
+        .post(format!("{}/api/db/sessions/{id}/test-runs", app.api))
+        .header("content-type", "application/xml")
+        .body(report)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    // The counts come from the cases, not from the attributes that claim otherwise.
+    assert_eq!(body["total"], 4, "{body}");
+    assert!(
+        body["duration_ms"].is_null(),
+        "an implausible duration is dropped"
+    );
+    assert_eq!(body["failed"], 1, "{body}");
+    app.shutdown().await;
+}

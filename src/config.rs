@@ -47,9 +47,9 @@ pub enum IngestCommand {
         output: IngestOutput,
     },
     /// Claude Code session transcripts (`~/.claude/projects/<project>/<session>.jsonl`), one
-    /// session per file.
+    /// session per file, or directories of them (walked; subagent transcripts go to their
+    /// parent session). No path: `$CLAUDE_CONFIG_DIR/projects`, else `~/.claude/projects`.
     ClaudeTranscript {
-        #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
         output: IngestOutput,

@@ -204,11 +204,11 @@ pub async fn run(command: IngestCommand) -> Result<(), crate::Error> {
         }
         IngestCommand::ClaudeStream { file, output } => (vec![read_stream(&file)?], output),
         IngestCommand::ClaudeTranscript { files, output } => {
-            let runs = files
-                .iter()
-                .map(|f| read_transcript(f))
-                .collect::<Result<Vec<_>, _>>()?;
-            (runs, output)
+            if files.len() == 1 && !files[0].is_dir() {
+                (vec![read_transcript(&files[0])?], output)
+            } else {
+                return history(&files, &output).await;
+            }
         }
     };
     let sink = Sink::open(&output).await?;
@@ -398,4 +398,44 @@ pub fn summary(
         ));
     }
     out.join("\n")
+}
+
+/// Many transcripts (directories, or several files): one at a time, so a large history is never
+/// held in memory; a file that cannot be read is reported and skipped, a sink error stops.
+async fn history(paths: &[std::path::PathBuf], output: &IngestOutput) -> Result<(), crate::Error> {
+    let paths = if paths.is_empty() {
+        let dir = super::history::default_dir()
+            .ok_or_else(|| Error::Config("no HOME to find ~/.claude/projects".into()))?;
+        vec![dir]
+    } else {
+        paths.to_vec()
+    };
+    let files = super::history::transcript_files(&paths)?;
+    let sink = Sink::open(output).await?;
+    let bar = super::history::progress(files.len());
+    let mut totals = super::history::Totals::default();
+    let mut result = Ok(());
+    for file in &files {
+        let (run, fallback) = match read_transcript(file) {
+            Ok(read) => read,
+            Err(err) => {
+                bar.suspend(|| eprintln!("skipped: {err}"));
+                totals.failed += 1;
+                bar.inc(1);
+                continue;
+            }
+        };
+        match sink.send(&run, output.target.as_deref(), fallback).await {
+            Ok(stored) => totals.add(&stored),
+            Err(err) => {
+                result = Err(err.into());
+                break;
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    sink.close().await;
+    eprintln!("{}", totals.summary());
+    result
 }

@@ -4,6 +4,7 @@
 //! `acd-collector ingest` ([`ingest`]) writes them to the database or sends the ParsedRun to a
 //! collector's `POST /api/db/ingest/claude-run`. docs/claude-stream-json.md describes the formats.
 
+mod history;
 pub mod ingest;
 mod json;
 pub mod model;
@@ -15,6 +16,8 @@ pub mod transcript;
 pub use model::ParsedRun;
 pub use stream::StreamParser;
 
+#[cfg(test)]
+mod cli_2_1_328_tests;
 #[cfg(test)]
 mod stream_tests;
 #[cfg(test)]

@@ -154,6 +154,10 @@ pub struct ParsedTurn {
     pub requested_at: Option<DateTime<Utc>>,
     /// First `content_block_delta` of the message, else its first `assistant` line.
     pub first_token_at: Option<DateTime<Utc>>,
+    /// The CLI's own time to first token (2.1.3xx: `ttft_ms` on the `stream_event` line of
+    /// `message_start`, with `--include-partial-messages`), measured from the request it sent,
+    /// so it beats the difference of line times, which include the CLI's own processing.
+    pub ttft_ms: Option<i64>,
     /// Last line of the message (`message_stop`, or its last `assistant` line).
     pub finished_at: Option<DateTime<Utc>>,
     pub stop_reason: Option<String>,

@@ -27,7 +27,11 @@ pub fn output_tokens(run: &mut ParsedRun) {
         return;
     }
     let total = usage.output;
+    // `modelUsage` also counts side calls that never appear as `assistant` lines (2.1.3xx: a
+    // WebFetch's summarising call), so it names the per-model split only when it adds up to the
+    // result line's `usage`, which counts the main conversation alone.
     let per_model = !result.model_usage.is_empty()
+        && result.model_usage.values().map(|u| u.output).sum::<i64>() == total
         && run
             .turns
             .iter()

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::json::{float, int, max_usage, text, timestamp, usage};
@@ -83,8 +83,18 @@ impl StreamParser {
             self.run.ended_at = Some(self.run.ended_at.map_or(at, |e| e.max(at)));
         }
         self.apply(&value, n, at);
-        if at.is_some() {
-            self.previous_at = at;
+        if let Some(at) = at {
+            // A retry line is written before the CLI's back-off: the next request goes out
+            // `retry_delay_ms` later, so a turn's TTFT and latency must not include the wait.
+            let backoff = match (value["type"].as_str(), value["subtype"].as_str()) {
+                (Some("system"), Some("api_retry" | "api_error")) => {
+                    float(&value["retry_delay_ms"]).or_else(|| float(&value["retryInMs"]))
+                }
+                _ => None,
+            };
+            let wait = backoff.filter(|ms| ms.is_finite() && *ms > 0.0 && *ms < 3_600_000.0);
+            self.previous_at =
+                Some(at + Duration::microseconds((wait.unwrap_or(0.0) * 1000.0) as i64));
         }
     }
 
@@ -306,6 +316,9 @@ impl StreamParser {
                     turn.usage = max_usage(&turn.usage, &u);
                     turn.reported_output_tokens = turn.usage.output;
                 }
+            }
+            if let Some(ms) = int(&v["ttft_ms"]).filter(|ms| *ms >= 0) {
+                self.run.turns[i].ttft_ms = Some(ms);
             }
             self.streaming = Some(id);
             return;

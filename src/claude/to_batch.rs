@@ -215,11 +215,13 @@ fn turn(
         .finished_at
         .filter(|t| *t >= started_at)
         .unwrap_or(started_at);
-    let ttft = parsed
-        .first_token_at
-        .zip(parsed.requested_at)
-        .map(|(first, sent)| (first - sent).num_milliseconds())
-        .filter(|ms| *ms >= 0);
+    let ttft = parsed.ttft_ms.or_else(|| {
+        parsed
+            .first_token_at
+            .zip(parsed.requested_at)
+            .map(|(first, sent)| (first - sent).num_milliseconds())
+            .filter(|ms| *ms >= 0)
+    });
     TurnRecord {
         key: synthetic_key(session_id, &format!("turn:{}", parsed.message_id)),
         parent_span_id: Some(session_key.span_id.clone()),

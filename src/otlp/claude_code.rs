@@ -51,13 +51,16 @@ pub fn turn(
     prices: &PriceTable,
     span_start: Option<DateTime<Utc>>,
 ) -> Result<TurnRecord, String> {
+    let cache_write = f.count("cache_creation_tokens")?;
     let usage = TokenUsage {
         input: f.count("input_tokens")?,
         output: f.count("output_tokens")?,
         cache_read: f.count("cache_read_tokens")?,
-        cache_write: f.count("cache_creation_tokens")?,
-        // Claude Code does not split cache writes by TTL; all are priced as 5-minute writes.
-        cache_write_1h: 0,
+        cache_write,
+        // 2.1.3xx `api_request` events split cache writes by TTL (`cache_creation_5m_tokens`,
+        // `cache_creation_1h_tokens`); older versions and the beta spans do not, and then all
+        // writes are priced as 5-minute writes.
+        cache_write_1h: f.count("cache_creation_1h_tokens")?.min(cache_write),
     };
     let model = crate::domain::limits::model_name(
         f.attrs
@@ -121,9 +124,16 @@ pub fn tool(
                     .find_map(|k| input.get(k)?.as_str().map(str::to_string))
             })
     });
+    // Every `tool_result` (2.1.3xx) names the API request that asked for the tool: its turn
+    // is keyed by that request id (see [`turn`]), so the call is placed under it whatever the
+    // timing. Without one, the store places it by time (the latest turn ended before it).
+    let parent_span_id = f
+        .attrs
+        .str("request_id")
+        .map(|request| synthetic_key(f.session, &format!("cc:request:{request}")).span_id);
     Ok(ToolCallRecord {
         key: synthetic_key(f.session, &id),
-        parent_span_id: None,
+        parent_span_id,
         session_id: Some(f.session),
         session_external_id: Some(f.external_id.to_string()),
         tool_name,

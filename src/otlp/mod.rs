@@ -5,6 +5,8 @@
 
 mod attributes;
 mod claude_code;
+#[cfg(test)]
+mod cli_2_1_328_tests;
 mod durable;
 mod error;
 pub mod http_body;

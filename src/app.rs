@@ -38,6 +38,8 @@ pub struct Settings {
     /// Base directories targets may be registered under (`--target-roots`); empty: any
     /// directory that is not refused.
     pub target_roots: Vec<std::path::PathBuf>,
+    /// Connection cap and header-read timeout of each listener.
+    pub listen: crate::listen::ListenLimits,
 }
 
 /// Where the spool lives and how large it may grow.
@@ -63,6 +65,7 @@ impl Settings {
             spool: None,
             retention_days: 30,
             target_roots: Vec::new(),
+            listen: crate::listen::ListenLimits::default(),
         }
     }
 }
@@ -136,20 +139,17 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         tasks.spawn(otlp::replay(ingest.clone(), spool, signal.clone()));
     }
     let rx = signal.clone();
+    let listen = settings.listen;
     tasks.spawn(async move {
         tonic::transport::Server::builder()
             .add_routes(grpc_routes)
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(grpc),
-                stopped(rx),
-            )
+            .serve_with_incoming_shutdown(crate::listen::grpc_incoming(grpc, listen), stopped(rx))
             .await
             .map_err(|e| format!("OTLP/gRPC server: {e}"))
     });
     let rx = signal.clone();
     tasks.spawn(async move {
-        axum::serve(http, otlp_http)
-            .with_graceful_shutdown(stopped(rx))
+        crate::listen::serve_http(http, otlp_http, listen, stopped(rx))
             .await
             .map_err(|e| format!("OTLP/HTTP server: {e}"))
     });
@@ -181,8 +181,7 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         target_roots: Arc::new(settings.target_roots.clone()),
     }));
     tasks.spawn(async move {
-        axum::serve(rest, rest_router)
-            .with_graceful_shutdown(stopped(rx))
+        crate::listen::serve_http(rest, rest_router, listen, stopped(rx))
             .await
             .map_err(|e| format!("REST server: {e}"))
     });
@@ -276,6 +275,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         spool,
         retention_days: args.retention_days,
         target_roots: args.target_roots.clone(),
+        listen: args.listen,
     };
     warn_if_open(&settings);
     let app = spawn(settings, database.store.clone()).await?;

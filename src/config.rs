@@ -138,6 +138,8 @@ pub struct ServeArgs {
     /// hourly, sessions and daily aggregates are kept. 0 keeps everything.
     #[arg(long, env = "ACD_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u32,
+    #[command(flatten)]
+    pub listen: crate::listen::ListenLimits,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,6 +3,8 @@
 //! raw client) and REST; /metrics and /healthz open or protected by configuration.
 
 mod common;
+#[path = "auth/connections.rs"]
+mod connections;
 
 use std::time::Duration;
 

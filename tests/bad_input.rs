@@ -8,6 +8,8 @@ mod common;
 mod extremes;
 #[path = "bad_input/isolation.rs"]
 mod isolation;
+#[path = "bad_input/rest.rs"]
+mod rest;
 
 use acd_collector::otlp::http_body::RpcStatus;
 use common::TestApp;

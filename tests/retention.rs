@@ -91,3 +91,79 @@ async fn old_detail_goes_and_aggregates_stay() {
     assert_eq!(turns["turns"].as_array().unwrap().len(), 0);
     app.shutdown().await;
 }
+
+/// Issue 19, item 5: a late turn after retention used to recompute the session's totals from the
+/// surviving rows (5 turns → 1, cost 0.0225 → 0.000066). What the purged turns contributed is
+/// kept in `purged_turn_totals`, so the late turn adds to the totals instead of replacing them.
+#[tokio::test]
+async fn a_late_turn_after_retention_adds_to_the_totals_instead_of_rewriting_them() {
+    let app = TestApp::spawn().await;
+    let trace = 0x1a7e_u128;
+    let mut batch = vec![spans::session(trace, 1, "late-turn", (0, 600_000))];
+    for n in 0..5u64 {
+        let start = 1_000 + n * 10_000;
+        batch.push(spans::turn(
+            trace,
+            10 + n,
+            1,
+            n as i64 + 1,
+            (start, start + 5_000),
+            TOKENS,
+            0.3,
+        ));
+    }
+    spans::export(Transport::HttpProtobuf, &app, batch)
+        .await
+        .unwrap();
+    let (_, list) = app.get("/api/db/sessions").await;
+    let id = list["sessions"][0]["id"].as_str().unwrap().to_string();
+    let before = app.get(&format!("/api/db/sessions/{id}")).await.1;
+    assert_eq!(before["turn_count"], 5, "{before}");
+    let cost_before = before["cost_usd"].as_f64().unwrap();
+    assert!(cost_before > 0.0);
+
+    let store = Store::new(app.db.pool.clone());
+    let purged = store
+        .purge_detail(Utc::now() + Duration::days(1), 2)
+        .await
+        .unwrap()
+        .expect("lock free");
+    assert_eq!(purged.turns, 5);
+    assert_eq!(app.get(&format!("/api/db/sessions/{id}")).await.1, before);
+
+    // The late sixth turn of the same session.
+    let late = spans::turn(trace, 20, 1, 6, (60_000, 65_000), TOKENS, 0.3);
+    spans::export(Transport::HttpProtobuf, &app, vec![late])
+        .await
+        .unwrap();
+    let after = app.get(&format!("/api/db/sessions/{id}")).await.1;
+    assert_eq!(after["turn_count"], 6, "{after}");
+    // Six identical turns: every total is six fifths of the five-turn one.
+    for field in [
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+    ] {
+        let five = before[field].as_i64().unwrap();
+        assert_eq!(
+            after[field].as_i64().unwrap() * 5,
+            five * 6,
+            "{field}: {after}"
+        );
+    }
+    let cost_after = after["cost_usd"].as_f64().unwrap();
+    let expected = cost_before * 6.0 / 5.0;
+    assert!(
+        (cost_after - expected).abs() < 1e-6,
+        "cost {cost_after}, expected {expected} (before: {cost_before})"
+    );
+    // The per-model usage of the session counts all six requests too.
+    let models = after["models"].as_array().cloned().unwrap_or_default();
+    let requests: i64 = models
+        .iter()
+        .map(|m| m["request_count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(requests, 6, "{after}");
+    app.shutdown().await;
+}

@@ -20,6 +20,7 @@ pub struct IngestQuery {
     /// The target (repository) the session belongs to.
     pub target_id: Option<Uuid>,
     /// End time of a run whose lines carry no times (RFC 3339); default: now.
+    #[serde(default, deserialize_with = "super::extract::time")]
     pub ended_at: Option<DateTime<Utc>>,
 }
 

@@ -17,9 +17,11 @@ const MAX_PAGE: i64 = 500;
 pub struct ListQuery {
     /// Only sessions of this target.
     pub target_id: Option<Uuid>,
-    /// Sessions that started at or after this time (RFC 3339).
+    /// Sessions that started at or after this time (RFC 3339, years 1–9999).
+    #[serde(default, deserialize_with = "super::extract::time")]
     pub from: Option<DateTime<Utc>>,
-    /// Sessions that started before this time (RFC 3339).
+    /// Sessions that started before this time (RFC 3339, years 1–9999).
+    #[serde(default, deserialize_with = "super::extract::time")]
     pub to: Option<DateTime<Utc>>,
     /// Only sessions in this status: running, completed or failed.
     pub status: Option<String>,

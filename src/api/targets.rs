@@ -37,6 +37,11 @@ pub async fn register(
     State(state): State<ApiState>,
     extract::Json(body): extract::Json<RegisterTarget>,
 ) -> Result<(StatusCode, Json<Target>), Error> {
+    // PostgreSQL refuses NUL in text: a 400 here, not a 500 from the insert.
+    extract::no_nul("path", &body.path)?;
+    if let Some(name) = &body.name {
+        extract::no_nul("name", name)?;
+    }
     let id = body
         .id
         .as_deref()

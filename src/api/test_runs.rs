@@ -21,9 +21,11 @@ use crate::testreports::{ReportError, ReportFormat, Upload, store_report};
 pub struct TestRunQuery {
     /// junit | json | libtest-json | nextest-json (default: from the Content-Type).
     pub format: Option<String>,
-    /// Suite name, replacing the report's own.
+    /// Suite name, replacing the report's own (no NUL characters).
+    #[serde(default, deserialize_with = "super::extract::text")]
     pub suite: Option<String>,
-    /// The code revision the tests ran against (default: the session's, if known).
+    /// The code revision the tests ran against (default: the session's, if known; no NUL).
+    #[serde(default, deserialize_with = "super::extract::text")]
     pub revision: Option<String>,
 }
 

@@ -1,5 +1,7 @@
 //! Retention of turn-level detail: rows older than the window are deleted in small batches, so
-//! no long transaction holds locks against ingest. Sessions, their totals, `token_usage_details`,
+//! no long transaction holds locks against ingest. What deleted turns contributed to their
+//! session's totals is kept in `purged_turn_totals`, which recomputation adds to the surviving
+//! turns. Sessions, their totals, `token_usage_details`,
 //! `file_access_log` and the daily rollup `turn_usage_daily` are kept: the aggregate endpoints go
 //! on answering from them. One replica at a time does it, under a session advisory lock; the
 //! others find it taken and skip. See docs/scaling.md.
@@ -46,15 +48,51 @@ impl Store {
         let result = async {
             let mut purged = Purged::default();
             loop {
-                let turns = sqlx::query!(
-                    r#"DELETE FROM session_turns WHERE ctid = ANY(ARRAY(
-                           SELECT ctid FROM session_turns WHERE started_at < $1 LIMIT $2))"#,
+                // What the deleted turns contributed is added to purged_turn_totals in the
+                // same statement, so recomputed totals keep counting them (issue 19, item 5).
+                let turns = sqlx::query_scalar!(
+                    r#"WITH gone AS (
+                           DELETE FROM session_turns WHERE ctid = ANY(ARRAY(
+                               SELECT ctid FROM session_turns WHERE started_at < $1 LIMIT $2))
+                           RETURNING session_id, model, input_tokens, output_tokens,
+                                     cache_read_tokens, cache_write_tokens,
+                                     cache_write_1h_tokens, cost_usd, reported_cost_usd,
+                                     duration_ms),
+                       kept AS (
+                           INSERT INTO purged_turn_totals AS p (session_id, model, turns,
+                               input_tokens, output_tokens, cache_read_tokens,
+                               cache_write_tokens, cache_write_1h_tokens, cost_usd,
+                               reported_cost_usd, duration_ms)
+                           SELECT session_id, model, count(*),
+                                  COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0),
+                                  sum(cache_read_tokens), sum(cache_write_tokens),
+                                  sum(cache_write_1h_tokens), sum(cost_usd),
+                                  sum(reported_cost_usd), COALESCE(sum(duration_ms), 0)
+                           FROM gone WHERE session_id IS NOT NULL
+                           GROUP BY session_id, model
+                           ON CONFLICT (session_id, model) DO UPDATE SET
+                               turns = p.turns + EXCLUDED.turns,
+                               input_tokens = p.input_tokens + EXCLUDED.input_tokens,
+                               output_tokens = p.output_tokens + EXCLUDED.output_tokens,
+                               cache_read_tokens = p.cache_read_tokens + EXCLUDED.cache_read_tokens,
+                               cache_write_tokens =
+                                   p.cache_write_tokens + EXCLUDED.cache_write_tokens,
+                               cache_write_1h_tokens =
+                                   p.cache_write_1h_tokens + EXCLUDED.cache_write_1h_tokens,
+                               cost_usd = p.cost_usd + EXCLUDED.cost_usd,
+                               reported_cost_usd = CASE
+                                   WHEN p.reported_cost_usd IS NULL
+                                        AND EXCLUDED.reported_cost_usd IS NULL THEN NULL
+                                   ELSE COALESCE(p.reported_cost_usd, 0)
+                                        + COALESCE(EXCLUDED.reported_cost_usd, 0) END,
+                               duration_ms = p.duration_ms + EXCLUDED.duration_ms
+                           RETURNING 1)
+                       SELECT count(*) AS "deleted!" FROM gone"#,
                     before,
                     batch
                 )
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
+                .fetch_one(&mut *conn)
+                .await? as u64;
                 let tools = sqlx::query!(
                     r#"DELETE FROM session_tool_calls WHERE ctid = ANY(ARRAY(
                            SELECT ctid FROM session_tool_calls WHERE started_at < $1 LIMIT $2))"#,

@@ -148,7 +148,7 @@ pub async fn recompute_sessions(
                    ELSE s.wall_clock_ms END,
                updated_at = NOW()
            FROM (SELECT session_id,
-                        count(*)::int AS turns,
+                        LEAST(sum(turns), 2147483647)::int AS turns,
                         sum(input_tokens)::bigint AS input_tokens,
                         sum(output_tokens)::bigint AS output_tokens,
                         sum(cache_read_tokens)::bigint AS cache_read_tokens,
@@ -156,12 +156,25 @@ pub async fn recompute_sessions(
                         sum(cache_write_1h_tokens)::bigint AS cache_write_1h_tokens,
                         sum(cost_usd) AS cost_usd,
                         sum(reported_cost_usd) AS reported_cost_usd,
-                        LEAST(sum(duration_ms::bigint), 2147483647)::int AS api_ms,
+                        LEAST(sum(duration_ms), 2147483647)::int AS api_ms,
                         (percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_first_token_ms))::int
                             AS ttft_p50,
                         min(started_at) AS first_start,
                         max(finished_at) AS last_end
-                 FROM session_turns WHERE session_id = ANY($1)
+                 FROM (SELECT session_id, 1::bigint AS turns, input_tokens::bigint,
+                              output_tokens::bigint, cache_read_tokens::bigint,
+                              cache_write_tokens::bigint, cache_write_1h_tokens::bigint,
+                              cost_usd::numeric, reported_cost_usd::numeric,
+                              duration_ms::bigint, time_to_first_token_ms, started_at,
+                              finished_at
+                       FROM session_turns WHERE session_id = ANY($1)
+                       -- What retention deleted still counts (the timing columns are NULL,
+                       -- so first_start, last_end and the median come from surviving turns).
+                       UNION ALL
+                       SELECT session_id, turns, input_tokens, output_tokens,
+                              cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
+                              cost_usd, reported_cost_usd, duration_ms, NULL, NULL, NULL
+                       FROM purged_turn_totals WHERE session_id = ANY($1)) u
                  GROUP BY session_id) a
            WHERE s.id = a.session_id"#,
         sessions
@@ -182,11 +195,20 @@ pub async fn recompute_sessions(
                   CASE WHEN sum(cache_read_tokens) + sum(input_tokens) > 0
                        THEN round(sum(cache_read_tokens)::numeric
                                   / (sum(cache_read_tokens) + sum(input_tokens)), 4) END,
-                  LEAST(round(avg((input_tokens + cache_read_tokens + cache_write_tokens)::numeric
-                                  / NULLIF(context_window, 0)), 4), 9.9999),
+                  LEAST(round(avg(utilization), 4), 9.9999),
                   LEAST(sum(cost_usd), 9999.999999),
-                  count(*)::int
-           FROM session_turns WHERE session_id = ANY($1)
+                  LEAST(sum(turns), 2147483647)::int
+           FROM (SELECT session_id, model, input_tokens::bigint, output_tokens::bigint,
+                        cache_read_tokens::bigint, cache_write_tokens::bigint,
+                        cost_usd::numeric, 1::bigint AS turns,
+                        (input_tokens + cache_read_tokens + cache_write_tokens)::numeric
+                            / NULLIF(context_window, 0) AS utilization
+                 FROM session_turns WHERE session_id = ANY($1)
+                 -- Turns deleted by retention keep counting (utilization: survivors only).
+                 UNION ALL
+                 SELECT session_id, model, input_tokens, output_tokens, cache_read_tokens,
+                        cache_write_tokens, cost_usd, turns, NULL
+                 FROM purged_turn_totals WHERE session_id = ANY($1)) u
            GROUP BY session_id, model
            ON CONFLICT (session_id, model) DO UPDATE SET
                input_tokens = EXCLUDED.input_tokens,

@@ -64,8 +64,8 @@ pub struct IngestSummary {
     pub cost_usd: f64,
     /// The CLI's own `total_cost_usd`.
     pub reported_cost_usd: Option<f64>,
-    /// Records the database could not hold (each named, with the reason); everything else of
-    /// the run is stored.
+    /// Records refused (each named, with the reason): past the limits of `domain::limits`, or
+    /// refused by the database; everything else of the run is stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<String>,
 }

@@ -149,16 +149,10 @@ async fn an_outage_request_with_bad_spans_stores_every_innocent_session_at_repla
     .await
     .unwrap();
     assert_eq!((sessions, turns), (20, 20), "every innocent record stored");
-    let left = std::fs::read_dir(spool.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "otlp")
-        })
-        .count();
-    assert_eq!(left, 0, "the request itself was replayed and deleted");
+    assert_eq!(
+        super::spooled(spool.path()),
+        0,
+        "the request itself was replayed and deleted"
+    );
     app.shutdown().await.unwrap();
 }

@@ -36,9 +36,10 @@ impl Record {
         self.tokens
             .iter()
             .any(|t| *t < 0 || *t > MAX_TOKENS_PER_CALL)
+            // An OTLP attribute that is not a finite number reads as absent (attributes.rs).
             || self
                 .cost
-                .is_some_and(|c| !c.is_finite() || c > MAX_REPORTED_COST_USD)
+                .is_some_and(|c| c.is_finite() && c > MAX_REPORTED_COST_USD)
             || self.model_len > MAX_MODEL_NAME_BYTES
     }
 }

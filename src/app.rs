@@ -10,9 +10,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{Limits, ServeArgs, TestAnalysis};
+use crate::config::{DatabaseSettings, Limits, TestAnalysis};
+use crate::ingest::IngestService;
 use crate::metrics::Metrics;
-use crate::otlp::Ingest;
 use crate::pricing::PriceTable;
 use crate::store::{Store, open_database};
 use crate::{Error, api, otlp};
@@ -89,8 +89,14 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
 /// Starts serving on the given store (already migrated).
 pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error> {
     let metrics = Arc::new(Metrics::new());
+    let service = IngestService {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        prices: Arc::new(settings.prices.clone()),
+        test_analysis: settings.test_analysis,
+    };
     // A restart must not blank the test gauges; a database that is down only leaves them empty.
-    if let Err(err) = restore_test_gauges(&store, &metrics, &settings.test_analysis).await {
+    if let Err(err) = service.restore_test_gauges().await {
         tracing::warn!("test gauges not restored from the database: {err}");
     }
     let spool = match &settings.spool {
@@ -105,16 +111,13 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
                 tracing::warn!("{err}; running without a spool (set --spool-dir)");
                 None
             }
-            Err(err) => return Err(Error::Config(err.to_string())),
+            Err(err) => return Err(err.into()),
         },
         None => None,
     };
-    let ingest = Ingest {
-        store: store.clone(),
-        metrics: metrics.clone(),
-        prices: Arc::new(settings.prices.clone()),
+    let receiver = otlp::Receiver {
+        service: service.clone(),
         limits: settings.limits,
-        test_analysis: settings.test_analysis,
         spool: spool.clone(),
         replay_wake: Arc::new(tokio::sync::Notify::new()),
     };
@@ -131,12 +134,12 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     let mut tasks = JoinSet::new();
 
     let (otlp_http, grpc_routes) = settings.guard.otlp(
-        otlp::http_router(ingest.clone()),
-        otlp::grpc_routes(ingest.clone()),
+        otlp::http_router(receiver.clone()),
+        otlp::grpc_routes(receiver.clone()),
         metrics.clone(),
     );
     if let Some(spool) = spool {
-        tasks.spawn(otlp::replay(ingest.clone(), spool, signal.clone()));
+        tasks.spawn(otlp::replay(receiver.clone(), spool, signal.clone()));
     }
     let rx = signal.clone();
     let listen = settings.listen;
@@ -170,9 +173,9 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     }
     let rx = signal.clone();
     let rest_router = settings.guard.rest(api::router(api::ApiState {
+        ingest: service,
         store,
         metrics: metrics.clone(),
-        prices: Arc::new(settings.prices.clone()),
         max_body_bytes: settings.limits.max_body_bytes,
         index_jobs,
         test_analysis: settings.test_analysis,
@@ -250,33 +253,9 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// `acd-collector serve`.
-pub async fn serve(args: ServeArgs) -> Result<(), Error> {
-    let prices = match &args.prices {
-        Some(path) => PriceTable::load(path).map_err(|e| Error::Config(e.to_string()))?,
-        None => PriceTable::shipped_default(),
-    };
-    let guard = args.guard.resolve().map_err(Error::Config)?;
-    let spool = (args.guard.spool_max_bytes > 0).then(|| SpoolSettings {
-        dir: args.guard.spool_dir.clone(),
-        max_bytes: args.guard.spool_max_bytes,
-    });
-    let database = open_database(&args.database).await?;
-    migrate_with_retry(&database.store).await?;
-    let settings = Settings {
-        otlp_grpc: args.otlp_grpc,
-        otlp_http: args.otlp_http,
-        api: args.api,
-        limits: args.limits,
-        prices,
-        test_analysis: args.test_analysis,
-        shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
-        guard,
-        spool,
-        retention_days: args.retention_days,
-        target_roots: args.target_roots.clone(),
-        listen: args.listen,
-    };
+/// `acd-collector serve`: opens the database `database` chooses, then runs until a signal.
+pub async fn serve(settings: Settings, database: &DatabaseSettings) -> Result<(), Error> {
+    let database = open_database(database).await?;
     warn_if_open(&settings);
     let app = spawn(settings, database.store.clone()).await?;
     tracing::info!(
@@ -286,75 +265,6 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     let result = app.run_until_signal().await;
     database.close().await;
     result
-}
-
-/// Sets every target's test gauges from the database, without counting past regressions.
-async fn restore_test_gauges(
-    store: &Store,
-    metrics: &Metrics,
-    config: &TestAnalysis,
-) -> Result<(), crate::store::Error> {
-    for state in store.all_target_test_states(config).await? {
-        metrics.restore_test_state(&state);
-    }
-    Ok(())
-}
-
-/// After a batch committed (OTLP or REST upload): counts what was new, then refreshes the test
-/// gauges of the targets whose test history changed. The data is durable already, so a failed
-/// refresh is logged, not returned: the next batch of that target refreshes again.
-pub async fn after_commit(
-    store: &Store,
-    metrics: &Metrics,
-    config: &TestAnalysis,
-    batch: &crate::domain::SpanBatch,
-    report: &crate::domain::IngestReport,
-) {
-    metrics.record_spans(batch, report);
-    let targets = report.touched_test_targets();
-    if targets.is_empty() {
-        return;
-    }
-    if let Err(err) = refresh_test_gauges(store, metrics, config, targets).await {
-        tracing::warn!(error = %err, "test gauges not refreshed");
-    }
-}
-
-/// After a commit that stored new test runs: refreshes the test gauges of the targets it
-/// touched and counts their new regressions.
-pub async fn refresh_test_gauges(
-    store: &Store,
-    metrics: &Metrics,
-    config: &TestAnalysis,
-    targets: impl IntoIterator<Item = uuid::Uuid>,
-) -> Result<(), crate::store::Error> {
-    for target_id in targets {
-        let state = store.target_test_state(target_id, config).await?;
-        metrics.record_test_state(&state);
-    }
-    Ok(())
-}
-
-/// Migrations need the database; give one that is still starting up half a minute.
-pub(crate) async fn migrate_with_retry(store: &Store) -> Result<(), Error> {
-    let mut attempt = 0;
-    loop {
-        match store.migrate().await {
-            Ok(()) => return Ok(()),
-            Err(err)
-                if err.is_unavailable()
-                    || matches!(err, crate::store::Error::Migrate(_)) && attempt == 0 =>
-            {
-                attempt += 1;
-                if attempt > 15 {
-                    return Err(err.into());
-                }
-                tracing::warn!("database not ready ({err}); retrying");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            Err(err) => return Err(err.into()),
-        }
-    }
 }
 
 /// Loud warning when a listener is reachable beyond this host and no token guards it: anyone who

@@ -8,12 +8,14 @@
 pub mod api;
 pub mod app;
 pub mod claude;
+pub mod cli;
 pub mod config;
 pub mod context;
 pub mod domain;
 pub mod error;
 pub mod guard;
 pub mod indexer;
+pub mod ingest;
 pub mod listen;
 pub mod metric_points;
 pub mod metrics;
@@ -26,14 +28,3 @@ pub mod telemetry;
 pub mod testreports;
 
 pub use error::Error;
-
-/// Runs the sub-command the user asked for.
-pub async fn run(cli: config::Cli) -> Result<(), Error> {
-    match cli.command {
-        config::Command::Serve(args) => app::serve(args).await,
-        config::Command::Ingest(command) => claude::ingest::run(command).await,
-        config::Command::Run(args) => runner::run(args).await,
-        config::Command::Index(args) => indexer::cli::run(args).await,
-        config::Command::EvalContext(args) => context::eval::cli(&args),
-    }
-}

@@ -24,18 +24,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tower::ServiceExt;
 
-/// `serve` flags for the listeners.
-#[derive(Debug, Clone, Copy, clap::Args)]
+/// Each listener's limits (`serve --max-connections`, `--header-read-timeout-seconds`).
+#[derive(Debug, Clone, Copy)]
 pub struct ListenLimits {
-    /// Connections each listener (OTLP/gRPC, OTLP/HTTP, REST) holds open at once; more wait in
-    /// the kernel's backlog. The default keeps all three (768) under a 1,024 descriptor limit.
-    #[arg(long, env = "ACD_MAX_CONNECTIONS", default_value_t = 256,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Connections each listener holds open at once; more wait in the kernel's backlog.
     pub max_connections: u32,
-    /// Seconds a connection may take to send a request's headers (HTTP/1, also while idle
-    /// between keep-alive requests) or the HTTP/2 preface before it is closed.
-    #[arg(long, env = "ACD_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    /// Seconds a connection may take to send a request's headers or the HTTP/2 preface.
     pub header_read_timeout_seconds: u64,
 }
 

@@ -4,10 +4,10 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() {
-    let cli = acd_collector::config::Cli::parse();
+    let cli = acd_collector::cli::Cli::parse();
     acd_collector::telemetry::init_logging();
-    let code = match acd_collector::run(cli).await {
-        Ok(()) => 0,
+    let code = match acd_collector::cli::run(cli).await {
+        Ok(code) => code,
         Err(err) => {
             // One clear line: the chain of causes, outermost first.
             eprintln!("acd-collector: error: {err:#}");

@@ -8,8 +8,9 @@ mod common;
 #[path = "test_analysis/series.rs"]
 mod series;
 
-use acd_collector::app::{Settings, refresh_test_gauges, spawn};
+use acd_collector::app::{Settings, spawn};
 use acd_collector::config::TestAnalysis;
+use acd_collector::ingest::IngestService;
 use acd_collector::store::Store;
 use common::TestApp;
 use common::spans::{Transport, export};
@@ -231,6 +232,12 @@ async fn gauges_follow_the_series_count_regressions_once_and_survive_a_restart()
     let store = Store::new(app.db.pool.clone());
     let metrics = app.app.as_ref().unwrap().metrics.clone();
     let config = TestAnalysis::default();
+    let service = IngestService {
+        store: store.clone(),
+        metrics,
+        prices: std::sync::Arc::new(acd_collector::pricing::PriceTable::shipped_default()),
+        test_analysis: config,
+    };
     let beta = BETA.to_string();
     let alpha = [("target", "alpha")];
     let beta = [("target", beta.as_str())];
@@ -239,9 +246,7 @@ async fn gauges_follow_the_series_count_regressions_once_and_survive_a_restart()
     for step in &SERIES[..4] {
         seed(&app.db.pool, step).await;
     }
-    refresh_test_gauges(&store, &metrics, &config, [ALPHA, BETA])
-        .await
-        .unwrap();
+    service.refresh_test_gauges([ALPHA, BETA]).await.unwrap();
     assert_eq!(app.metric("acd_test_regressions_total", &alpha).await, 1.0);
     assert_eq!(app.metric("acd_test_regressions_total", &beta).await, 1.0);
     assert_eq!(app.metric("acd_test_pass_rate", &alpha).await, 0.6667);
@@ -251,9 +256,7 @@ async fn gauges_follow_the_series_count_regressions_once_and_survive_a_restart()
     }
     // Refreshed twice, as after a resent batch: a5 is counted once.
     for _ in 0..2 {
-        refresh_test_gauges(&store, &metrics, &config, [ALPHA, BETA])
-            .await
-            .unwrap();
+        service.refresh_test_gauges([ALPHA, BETA]).await.unwrap();
     }
     expect_gauges(&app.metrics_text().await, (2.0, 1.0));
 

@@ -158,7 +158,7 @@ pub async fn optimize(
         )));
     }
     let window = req.model.as_deref().map_or(LAYOUT_WINDOW, |m| {
-        u64::try_from(state.prices.context_window(m)).unwrap_or(LAYOUT_WINDOW)
+        u64::try_from(state.ingest.prices.context_window(m)).unwrap_or(LAYOUT_WINDOW)
     });
     let budget = req.budget_tokens.unwrap_or(default_budget(window));
     if budget == 0 || budget > window {

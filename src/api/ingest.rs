@@ -1,7 +1,7 @@
 //! `POST /api/db/ingest/claude-run`: a parsed Claude CLI run (the JSON of
 //! [`crate::claude::ParsedRun`], as `acd-collector ingest --endpoint` and the `run` wrapper send
-//! it) is mapped and stored exactly as `ingest` does against the database, and counted in
-//! /metrics. Re-sending the same run changes nothing.
+//! it) goes through the ingest service, exactly as `ingest` does against the database, and is
+//! counted in /metrics. Re-sending the same run changes nothing.
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::extract::{Json, Query};
 use super::{ApiState, Error};
 use crate::claude::ParsedRun;
-use crate::claude::ingest::{IngestSummary, store_run};
 use crate::claude::to_batch::MapOptions;
+use crate::ingest::IngestSummary;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct IngestQuery {
@@ -45,16 +45,7 @@ pub async fn claude_run(
         target_id: query.target_id,
         fallback_time: query.ended_at.unwrap_or_else(Utc::now),
     };
-    let (batch, report, summary) = store_run(&state.store, &state.prices, &run, &options).await?;
-    crate::app::after_commit(
-        &state.store,
-        &state.metrics,
-        &state.test_analysis,
-        &batch,
-        &report,
-    )
-    .await;
-    Ok(axum::Json(summary))
+    Ok(axum::Json(state.ingest.commit_run(&run, &options).await?))
 }
 
 /// Replaces U+0000 by U+FFFD in every string and key of a JSON document.

@@ -29,15 +29,14 @@ pub use openapi::ApiDoc;
 
 use crate::config::TestAnalysis;
 use crate::metrics::Metrics;
-use crate::pricing::PriceTable;
 use crate::store::Store;
 
 #[derive(Clone)]
 pub struct ApiState {
+    /// Uploads (claude runs, test reports) go through the ingest service, as OTLP does.
+    pub ingest: crate::ingest::IngestService,
     pub store: Store,
     pub metrics: Arc<Metrics>,
-    /// Prices for runs posted to /api/db/ingest/claude-run.
-    pub prices: Arc<PriceTable>,
     /// Largest body accepted by the ingest endpoint (bytes).
     pub max_body_bytes: usize,
     /// Rung when a reindex job is queued, so this replica's worker starts it at once.

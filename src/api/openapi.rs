@@ -7,8 +7,8 @@ use super::{
     ErrorBody, claude_code_metrics, codebase, context, explorer, ingest, retries, sessions,
     targets, test_runs, tests, token_usage,
 };
-use crate::claude::ingest::IngestSummary;
 use crate::claude::model as claude;
+use crate::ingest::IngestSummary;
 use crate::store::claude_metrics::SeriesTotal;
 use crate::store::retries::{FallbackPair, ModelRate, ReasonRate, RetryRow, SuccessAfter};
 use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Path, Query, parse_id};
 use super::{ApiState, Error};
 use crate::store::test_runs::StoredTestRun;
-use crate::testreports::{ReportError, ReportFormat, Upload, store_report};
+use crate::testreports::{ReportError, ReportFormat, Upload};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TestRunQuery {
@@ -70,21 +70,16 @@ pub async fn create(
         revision: query.revision.filter(|r| !r.trim().is_empty()),
         received_at: Utc::now(),
     };
-    let stored = store_report(&state.store, &body, format, &upload)
+    let stored = state
+        .ingest
+        .commit_report(&body, format, &upload)
         .await
         .map_err(|e| match e {
             ReportError::UnknownSession(_) => Error::NotFound(e.to_string()),
             ReportError::Malformed(_) => Error::BadRequest(e.to_string()),
+            ReportError::NotStored(_) => Error::Internal(e.to_string()),
             ReportError::Store(e) => e.into(),
         })?;
-    crate::app::after_commit(
-        &state.store,
-        &state.metrics,
-        &state.test_analysis,
-        &stored.batch,
-        &stored.report,
-    )
-    .await;
     let status = if stored.duplicate {
         StatusCode::OK
     } else {

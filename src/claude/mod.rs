@@ -1,11 +1,9 @@
 //! Claude CLI output without any OpenTelemetry code: the `--output-format stream-json` stream
 //! ([`stream`]) and Claude Code session transcripts ([`transcript`]) are parsed into a
 //! [`ParsedRun`] ([`model`]), which [`to_batch`] maps to the same domain records as OTLP spans.
-//! `acd-collector ingest` ([`ingest`]) writes them to the database or sends the ParsedRun to a
-//! collector's `POST /api/db/ingest/claude-run`. docs/claude-stream-json.md describes the formats.
+//! The ingest service stores them ([`crate::ingest::IngestService::commit_run`]); the command line
+//! (`acd-collector ingest`, `run`) reads the files. docs/claude-stream-json.md describes the formats.
 
-mod history;
-pub mod ingest;
 mod json;
 pub mod model;
 mod reconcile;

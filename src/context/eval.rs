@@ -15,7 +15,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::calibrate::{ACCESS_WINDOW, qualifies};
-use super::history::{self, Blobs, Commit};
+use super::history::{self, Blobs, Commit, GitError};
 use super::plan::{DEFAULT_LRU_SIZE, default_budget, plan};
 use super::{Candidate, Mix, PlanInput, Weights};
 
@@ -46,15 +46,17 @@ pub struct EvalResult {
 }
 
 /// (blob id, path) of the files of `rev`'s tree up to [`MAX_FILE_BYTES`].
-fn tree(repo: &Path, rev: &str) -> Result<Vec<(String, String)>, String> {
+fn tree(repo: &Path, rev: &str) -> Result<Vec<(String, String)>, GitError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
         .args(["ls-tree", "-r", "-l", "-z", rev])
         .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(GitError::Spawn)?;
     if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        return Err(GitError::Failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     Ok(out
         .stdout
@@ -81,12 +83,12 @@ fn selected(log: &[Commit], n: usize) -> Vec<usize> {
         .collect()
 }
 
-pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, String> {
+pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, GitError> {
     let started = Instant::now();
     let log = history::log(args.repo, args.rev, HISTORY)?;
     let picks = selected(&log, args.commits);
     if picks.is_empty() {
-        return Err("no commit touches 1–20 existing source files".into());
+        return Err(GitError::NoQualifyingCommit);
     }
     let budget = args.budget_tokens.unwrap_or(default_budget(200_000));
     let blobs = RefCell::new(Blobs::open(args.repo)?);
@@ -202,68 +204,4 @@ pub fn run(args: &EvalArgs<'_>, progress: &mut dyn Write) -> Result<EvalResult, 
         hits_per_100k_tokens: per_100k,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// `acd-collector eval-context`: progress lines on stderr, a table, then one JSON line.
-pub fn cli(args: &crate::config::EvalContextArgs) -> Result<(), crate::Error> {
-    if args.weights.as_ref().is_some_and(|w| w.len() != 4) {
-        return Err(crate::Error::Config(
-            "--weights takes four numbers: bm25,recency,frequency,links".into(),
-        ));
-    }
-    let result = run(
-        &EvalArgs {
-            repo: &args.repo,
-            commits: args.commits,
-            budget_tokens: args.budget_tokens,
-            rev: &args.rev,
-            mix: match args.weights.as_deref() {
-                Some(&[bm25, recency, frequency, imports]) => Some(Mix {
-                    weights: Weights {
-                        bm25,
-                        recency,
-                        frequency,
-                        imports,
-                    },
-                    relevance_share: 0.5,
-                }),
-                _ => None,
-            },
-        },
-        &mut std::io::stderr(),
-    )
-    .map_err(crate::Error::Config)?;
-    println!(
-        "{} commits, budget {} tokens, {:.1} s",
-        result.commits, result.budget_tokens, result.seconds
-    );
-    println!(
-        "{:<8} {:>7} {:>10} {:>16}",
-        "ranking", "recall", "precision", "hits/100K tok"
-    );
-    for k in RANKINGS {
-        println!(
-            "{:<8} {:>7.3} {:>10.3} {:>16.2}",
-            k, result.recall[k], result.precision[k], result.hits_per_100k_tokens[k]
-        );
-    }
-    let recall: serde_json::Map<String, serde_json::Value> = RANKINGS
-        .iter()
-        .map(|k| {
-            (
-                k.to_string(),
-                serde_json::json!((result.recall[k] * 1000.0).round() / 1000.0),
-            )
-        })
-        .collect();
-    println!(
-        "{}",
-        serde_json::json!({
-            "repo": result.repo,
-            "commits": result.commits,
-            "budget_tokens": result.budget_tokens,
-            "recall": recall,
-        })
-    );
-    Ok(())
 }

@@ -11,6 +11,21 @@ use std::sync::Arc;
 use super::Doc;
 use crate::indexer::count::{estimate_tokens, is_binary};
 
+/// Why git could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git: {0}")]
+    Spawn(std::io::Error),
+    #[error("{0}")]
+    Failed(String),
+    #[error("git cat-file: {0}")]
+    Pipe(std::io::Error),
+    #[error("git cat-file: unexpected {0:?}")]
+    Unexpected(String),
+    #[error("no commit touches 1–20 existing source files")]
+    NoQualifyingCommit,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// A (added), M (modified), D (deleted), or another `--name-status` letter.
@@ -28,7 +43,7 @@ pub struct Commit {
 }
 
 /// `git -C repo log --no-merges -n max rev`, newest first. Renames count as delete + add.
-pub fn log(repo: &Path, rev: &str, max: usize) -> Result<Vec<Commit>, String> {
+pub fn log(repo: &Path, rev: &str, max: usize) -> Result<Vec<Commit>, GitError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -38,13 +53,13 @@ pub fn log(repo: &Path, rev: &str, max: usize) -> Result<Vec<Commit>, String> {
         .arg(rev)
         .arg("--")
         .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(GitError::Spawn)?;
     if !out.status.success() {
-        return Err(format!(
+        return Err(GitError::Failed(format!(
             "git log in {} failed: {}",
             repo.display(),
             String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        )));
     }
     Ok(parse_log(&String::from_utf8_lossy(&out.stdout)))
 }
@@ -122,7 +137,7 @@ pub struct Blobs {
 }
 
 impl Blobs {
-    pub fn open(repo: &Path) -> Result<Self, String> {
+    pub fn open(repo: &Path) -> Result<Self, GitError> {
         let mut child = Command::new("git")
             .arg("-C")
             .arg(repo)
@@ -130,9 +145,10 @@ impl Blobs {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot run git cat-file: {e}"))?;
-        let input = child.stdin.take().ok_or("no stdin")?;
-        let output = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+            .map_err(GitError::Spawn)?;
+        let no_pipe = || GitError::Pipe(std::io::ErrorKind::BrokenPipe.into());
+        let input = child.stdin.take().ok_or_else(no_pipe)?;
+        let output = BufReader::new(child.stdout.take().ok_or_else(no_pipe)?);
         Ok(Self {
             child,
             input,
@@ -143,16 +159,14 @@ impl Blobs {
 
     /// The blob `name` (an id, or `rev:path`) of file `path`; None when binary, not UTF-8 or
     /// missing.
-    pub fn get(&mut self, name: &str, path: &str) -> Result<Blob, String> {
+    pub fn get(&mut self, name: &str, path: &str) -> Result<Blob, GitError> {
         if let Some(hit) = self.cache.get(name) {
             return Ok(hit.clone());
         }
-        writeln!(self.input, "{name}").map_err(|e| e.to_string())?;
-        self.input.flush().map_err(|e| e.to_string())?;
+        writeln!(self.input, "{name}").map_err(GitError::Pipe)?;
+        self.input.flush().map_err(GitError::Pipe)?;
         let mut header = String::new();
-        self.output
-            .read_line(&mut header)
-            .map_err(|e| e.to_string())?;
+        self.output.read_line(&mut header).map_err(GitError::Pipe)?;
         if header.trim_end().ends_with(" missing") {
             self.cache.insert(name.to_string(), None);
             return Ok(None);
@@ -161,18 +175,16 @@ impl Blobs {
             .split_whitespace()
             .nth(2)
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("git cat-file: unexpected {header:?}"))?;
+            .ok_or_else(|| GitError::Unexpected(header.clone()))?;
         // A blob larger than the read cap is skipped unread (drained, never allocated).
         if size as u64 > crate::indexer::beneath::max_file_bytes() {
             let mut rest = (&mut self.output).take(size as u64 + 1);
-            std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| e.to_string())?;
+            std::io::copy(&mut rest, &mut std::io::sink()).map_err(GitError::Pipe)?;
             self.cache.insert(name.to_string(), None);
             return Ok(None);
         }
         let mut body = vec![0; size + 1];
-        self.output
-            .read_exact(&mut body)
-            .map_err(|e| e.to_string())?;
+        self.output.read_exact(&mut body).map_err(GitError::Pipe)?;
         body.pop();
         let entry = if is_binary(&body) {
             None

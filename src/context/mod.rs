@@ -20,6 +20,7 @@ pub mod usage;
 use std::sync::Arc;
 
 pub use bm25::Doc;
+pub use history::GitError;
 pub use plan::{Plan, PlanInput, PlannedFile, Reason, Segments, plan};
 pub use rank::Mix;
 pub use score::Weights;

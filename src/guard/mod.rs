@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub use settings::{Guard, GuardArgs, Secret, Token, with_api_token};
+pub use settings::{Guard, Secret, SettingsError, Token, token};
 
 use crate::metrics::Metrics;
 use crate::metrics::reliability::RefusalReason;
@@ -167,7 +167,7 @@ async fn api_guard(State(gate): State<ApiGate>, request: Request, next: Next) ->
 }
 
 impl Guard {
-    fn cors(&self) -> Result<Option<CorsLayer>, String> {
+    pub fn cors(&self) -> Result<Option<CorsLayer>, SettingsError> {
         if self.cors_origins.is_empty() {
             return Ok(None);
         }
@@ -179,7 +179,7 @@ impl Guard {
                 .iter()
                 .map(|o| {
                     HeaderValue::from_str(o.trim())
-                        .map_err(|_| format!("invalid CORS origin {o:?}"))
+                        .map_err(|_| SettingsError::CorsOrigin(o.clone()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             AllowOrigin::list(list)

@@ -1,10 +1,10 @@
-//! The guard's configuration: `serve` flags, tokens (from a flag, the environment or a file;
-//! redacted in every `Debug` form) and the resolved [`Guard`].
+//! The guard's configuration: tokens (from a flag, the environment or a file; redacted in every
+//! `Debug` form) and the resolved [`Guard`]. The `serve` flags that fill it are in
+//! `crate::cli`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use clap::Args;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -20,52 +20,25 @@ impl std::fmt::Debug for Secret {
 }
 
 impl std::str::FromStr for Secret {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Secret(s.to_string()))
     }
 }
 
-/// `serve` flags for access control, limits and the spool.
-#[derive(Debug, Clone, Args)]
-pub struct GuardArgs {
-    /// Bearer token OTLP exporters must send (HTTP `Authorization: Bearer …`, gRPC
-    /// `authorization` metadata). Unset: ingest is open.
-    #[arg(long, env = "ACD_INGEST_TOKEN", hide_env_values = true)]
-    pub ingest_token: Option<Secret>,
-    /// File holding the ingest token (surrounding whitespace ignored).
-    #[arg(long, env = "ACD_INGEST_TOKEN_FILE", conflicts_with = "ingest_token")]
-    pub ingest_token_file: Option<PathBuf>,
-    /// Bearer token for the REST API (`/api/...`). Unset: the API is open.
-    #[arg(long, env = "ACD_API_TOKEN", hide_env_values = true)]
-    pub api_token: Option<Secret>,
-    /// File holding the API token.
-    #[arg(long, env = "ACD_API_TOKEN_FILE", conflicts_with = "api_token")]
-    pub api_token_file: Option<PathBuf>,
-    /// `/metrics` needs the API token too.
-    #[arg(long, env = "ACD_PROTECT_METRICS")]
-    pub protect_metrics: bool,
-    /// `/healthz` and `/readyz` need the API token too.
-    #[arg(long, env = "ACD_PROTECT_HEALTH")]
-    pub protect_health: bool,
-    /// Refuse every mutating REST endpoint (reindex, target registration, uploads) with 403.
-    #[arg(long, env = "ACD_READ_ONLY")]
-    pub read_only: bool,
-    /// Origins allowed to call the REST API from a browser (comma-separated, or `*`).
-    #[arg(long, env = "ACD_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Vec<String>,
-    /// Seconds a request may take, body upload included.
-    #[arg(long, env = "ACD_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
-    pub request_timeout_seconds: u64,
-    /// OTLP requests processed at once (both transports); more get the retryable status.
-    #[arg(long, env = "ACD_MAX_INFLIGHT_REQUESTS", default_value_t = 32)]
-    pub max_inflight_requests: usize,
-    /// Directory of the durable spool that keeps OTLP while PostgreSQL is down.
-    #[arg(long, env = "ACD_SPOOL_DIR", default_value = "./.acd/spool")]
-    pub spool_dir: PathBuf,
-    /// Largest spool size in bytes; 0 turns the spool off (503 during outages).
-    #[arg(long, env = "ACD_SPOOL_MAX_BYTES", default_value_t = 1 << 30)]
-    pub spool_max_bytes: u64,
+/// Why the guard's settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the {what} token file {path}: {source}")]
+    TokenFile {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the {what} token is empty")]
+    EmptyToken { what: &'static str },
+    #[error("invalid CORS origin {0:?}")]
+    CorsOrigin(String),
 }
 
 /// A configured token, kept only as its SHA-256 digest: comparing digests in constant time does
@@ -118,52 +91,28 @@ impl Default for Guard {
     }
 }
 
-fn token(
-    value: &Option<Secret>,
-    file: &Option<PathBuf>,
-    what: &str,
-) -> Result<Option<Token>, String> {
+/// The token of a flag (or its environment variable), else of a file; `None` when neither is set.
+pub fn token(
+    value: Option<&Secret>,
+    file: Option<&Path>,
+    what: &'static str,
+) -> Result<Option<Token>, SettingsError> {
     let text = match (value, file) {
         (Some(Secret(s)), _) => s.clone(),
-        (None, Some(path)) => read_token_file(path, what)?,
+        (None, Some(path)) => {
+            std::fs::read_to_string(path).map_err(|source| SettingsError::TokenFile {
+                what,
+                path: path.display().to_string(),
+                source,
+            })?
+        }
         (None, None) => return Ok(None),
     };
     let text = text.trim();
     if text.is_empty() {
-        return Err(format!("the {what} token is empty"));
+        return Err(SettingsError::EmptyToken { what });
     }
     Ok(Some(Token::new(text)))
-}
-
-fn read_token_file(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the {what} token file {}: {e}", path.display()))
-}
-
-impl GuardArgs {
-    pub fn resolve(&self) -> Result<Guard, String> {
-        let guard = Guard {
-            ingest_token: token(&self.ingest_token, &self.ingest_token_file, "ingest")?,
-            api_token: token(&self.api_token, &self.api_token_file, "API")?,
-            protect_metrics: self.protect_metrics,
-            protect_health: self.protect_health,
-            read_only: self.read_only,
-            cors_origins: self.cors_origins.clone(),
-            request_timeout: Duration::from_secs(self.request_timeout_seconds.max(1)),
-            max_inflight_requests: self.max_inflight_requests.max(1),
-        };
-        guard.cors()?;
-        Ok(guard)
-    }
-}
-
-/// Adds `Authorization: Bearer $ACD_API_TOKEN` to a client request when that variable is set,
-/// so `ingest --endpoint` and `run --endpoint` reach a collector whose API needs the token.
-pub fn with_api_token(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    match std::env::var("ACD_API_TOKEN") {
-        Ok(token) if !token.trim().is_empty() => request.bearer_auth(token.trim()),
-        _ => request,
-    }
 }
 
 #[cfg(test)]
@@ -186,11 +135,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         std::fs::write(&path, "abc\n").unwrap();
-        let parsed = token(&None, &Some(path.clone()), "API").unwrap().unwrap();
+        let parsed = token(None, Some(&path), "API").unwrap().unwrap();
         assert!(parsed.matches(b"abc"));
         std::fs::write(&path, " \n").unwrap();
-        assert!(token(&None, &Some(path), "API").is_err());
-        let missing = token(&None, &Some(dir.path().join("nope")), "API").unwrap_err();
-        assert!(missing.contains("cannot read"), "{missing}");
+        assert!(token(None, Some(&path), "API").is_err());
+        let missing = token(None, Some(&dir.path().join("nope")), "API").unwrap_err();
+        assert!(missing.to_string().contains("cannot read"), "{missing}");
     }
 }

@@ -8,7 +8,6 @@
 //! with example paths and never stop the rest of the walk.
 
 pub mod beneath;
-pub mod cli;
 pub mod count;
 pub mod jobs;
 pub mod languages;

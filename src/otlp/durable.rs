@@ -15,13 +15,13 @@ use super::logs::LogsSignal;
 use super::metrics::MetricsSignal;
 use super::signal::Signal;
 use super::traces::TracesSignal;
-use super::{Accepted, Error, Ingest};
+use super::{Accepted, Error, Receiver};
 use crate::spool::{self, Kind, Spool};
 
 /// How often replay retries a database that was down, without being woken.
 const REPLAY_POLL: Duration = Duration::from_secs(2);
 
-impl Ingest {
+impl Receiver {
     /// Sanitise, then store or spool; see the module documentation.
     pub(super) async fn accept<S: Signal>(
         &self,
@@ -50,7 +50,9 @@ impl Ingest {
     ) -> Result<Accepted, Error> {
         match spool.append(S::SPOOL_KIND, request.encode_to_vec()).await {
             Ok(()) => {
-                self.metrics.record_spooled(spool.len(), spool.used_bytes());
+                self.service
+                    .metrics
+                    .record_spooled(spool.len(), spool.used_bytes());
                 self.replay_wake.notify_one();
                 // Rejected records are counted when the request is replayed.
                 Ok(Accepted::default())
@@ -107,13 +109,14 @@ impl Ingest {
                     Ok(accepted) => {
                         tracing::warn!(records = accepted.details.len(), file = %entry.path.display(),
                             "records of a spooled request cannot be stored; kept in failed/");
-                        self.metrics
+                        self.service
+                            .metrics
                             .reliability
                             .spool_records_failed(accepted.details.len());
                         spool.remove_keeping_refused(&entry, &accepted.details)
                     }
                     Err(Error::Unavailable(reason)) => {
-                        if !strikes.tried(&entry, self.store.ping().await.is_ok()) {
+                        if !strikes.tried(&entry, self.service.store.ping().await.is_ok()) {
                             return;
                         }
                         self.quarantine(
@@ -130,7 +133,9 @@ impl Ingest {
                     tracing::error!(error = %err, "spool bookkeeping failed");
                     return;
                 }
-                self.metrics.record_spooled(spool.len(), spool.used_bytes());
+                self.service
+                    .metrics
+                    .record_spooled(spool.len(), spool.used_bytes());
             }
         }
     }
@@ -143,7 +148,7 @@ impl Ingest {
     ) -> Result<(), spool::Error> {
         tracing::error!(%reason, file = %entry.path.display(),
             "spooled request cannot be stored; moved to failed/");
-        self.metrics.reliability.spool_request_failed();
+        self.service.metrics.reliability.spool_request_failed();
         spool.quarantine(entry, reason).map(|_| ())
     }
 }
@@ -179,7 +184,7 @@ impl Strikes {
 
 /// The replay task, run inside `serve` until shutdown.
 pub async fn replay(
-    ingest: Ingest,
+    receiver: Receiver,
     spool: Arc<Spool>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
@@ -192,8 +197,8 @@ pub async fn replay(
     }
     let mut strikes = Strikes::default();
     loop {
-        ingest.replay_pending(&spool, &stop, &mut strikes).await;
-        let woken = ingest.replay_wake.notified();
+        receiver.replay_pending(&spool, &stop, &mut strikes).await;
+        let woken = receiver.replay_wake.notified();
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return Ok(()),
             _ = woken => {}

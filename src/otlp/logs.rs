@@ -10,12 +10,12 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use tonic::codec::CompressionEncoding;
 
 use super::signal::Signal;
-use super::{Accepted, Error, Ingest};
+use super::{Accepted, Error, Receiver};
 
-impl Ingest {
+impl Receiver {
     /// The shared path of both transports: map, store in one transaction, then count.
     pub async fn export_logs(&self, request: &ExportLogsServiceRequest) -> Result<Accepted, Error> {
-        let batch = super::log_mapping::map_logs(request, &self.prices);
+        let batch = super::log_mapping::map_logs(request, &self.service.prices);
         self.store_batch(batch, "event").await
     }
 }
@@ -29,10 +29,10 @@ impl Signal for LogsSignal {
     const SPOOL_KIND: crate::spool::Kind = crate::spool::Kind::Logs;
 
     async fn export(
-        ingest: &Ingest,
+        receiver: &Receiver,
         request: &ExportLogsServiceRequest,
     ) -> Result<Accepted, Error> {
-        ingest.export_logs(request).await
+        receiver.export_logs(request).await
     }
 
     fn sanitize(request: &mut Self::Request) {
@@ -49,7 +49,7 @@ impl Signal for LogsSignal {
     }
 }
 
-struct GrpcLogs(Ingest);
+struct GrpcLogs(Receiver);
 
 #[tonic::async_trait]
 impl LogsService for GrpcLogs {
@@ -64,9 +64,9 @@ impl LogsService for GrpcLogs {
     }
 }
 
-pub fn grpc_service(ingest: Ingest) -> LogsServiceServer<impl LogsService> {
-    let limit = ingest.limits.max_decompressed_bytes;
-    LogsServiceServer::new(GrpcLogs(ingest))
+pub fn grpc_service(receiver: Receiver) -> LogsServiceServer<impl LogsService> {
+    let limit = receiver.limits.max_decompressed_bytes;
+    LogsServiceServer::new(GrpcLogs(receiver))
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Gzip)

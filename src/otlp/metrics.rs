@@ -12,37 +12,22 @@ use tonic::codec::CompressionEncoding;
 
 use super::metric_mapping::map_metrics_request;
 use super::signal::Signal;
-use super::{Accepted, Error, Ingest};
+use super::{Accepted, Error, Receiver};
 
-impl Ingest {
+impl Receiver {
     /// The shared path of both transports: map, store in one transaction, then count.
     pub async fn export_metrics(
         &self,
         request: &ExportMetricsServiceRequest,
     ) -> Result<Accepted, Error> {
         let mut batch = map_metrics_request(request);
-        let (report, refused) = self
-            .store
-            .write_metric_points_isolated(&batch)
+        let details = self
+            .service
+            .commit_metric_points(&mut batch)
             .await
             .map_err(|e| self.failed(e.into()))?;
-        let message = |r: &crate::metric_points::PointRejection| {
-            format!("data point of {:?}: {}", r.metric, r.reason)
-        };
-        let mut details: Vec<String> = batch.rejected.iter().map(message).collect();
-        for (i, reason) in refused {
-            let point = &batch.points[i];
-            details.push(format!(
-                "data point of {:?}: {reason}; point: {point:?}",
-                point.metric
-            ));
-            batch.rejected.push(crate::metric_points::PointRejection {
-                metric: point.metric.clone(),
-                reason,
-            });
-        }
-        self.metrics.record_metric_points(&batch, &report);
-        Ok(Accepted::from_rejections(batch.rejected.iter().map(message)).with_details(details))
+        let messages = batch.rejected.iter().map(crate::ingest::point_message);
+        Ok(Accepted::from_rejections(messages).with_details(details))
     }
 }
 
@@ -55,10 +40,10 @@ impl Signal for MetricsSignal {
     const SPOOL_KIND: crate::spool::Kind = crate::spool::Kind::Metrics;
 
     async fn export(
-        ingest: &Ingest,
+        receiver: &Receiver,
         request: &ExportMetricsServiceRequest,
     ) -> Result<Accepted, Error> {
-        ingest.export_metrics(request).await
+        receiver.export_metrics(request).await
     }
 
     fn sanitize(request: &mut Self::Request) {
@@ -75,7 +60,7 @@ impl Signal for MetricsSignal {
     }
 }
 
-struct GrpcMetrics(Ingest);
+struct GrpcMetrics(Receiver);
 
 #[tonic::async_trait]
 impl MetricsService for GrpcMetrics {
@@ -90,9 +75,9 @@ impl MetricsService for GrpcMetrics {
     }
 }
 
-pub fn grpc_service(ingest: Ingest) -> MetricsServiceServer<impl MetricsService> {
-    let limit = ingest.limits.max_decompressed_bytes;
-    MetricsServiceServer::new(GrpcMetrics(ingest))
+pub fn grpc_service(receiver: Receiver) -> MetricsServiceServer<impl MetricsService> {
+    let limit = receiver.limits.max_decompressed_bytes;
+    MetricsServiceServer::new(GrpcMetrics(receiver))
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Gzip)

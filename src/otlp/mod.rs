@@ -1,6 +1,6 @@
 //! OTLP receivers. Each signal has one file holding its gRPC service and its HTTP handler; both
 //! feed the same path: decode → map ([`span_mapping`], [`log_mapping`], [`metric_mapping`]) →
-//! [`crate::store`] → [`crate::metrics`].
+//! the ingest service ([`crate::ingest`]: store, then count).
 //! A request is acknowledged only after its transaction has committed.
 
 mod attributes;
@@ -34,19 +34,13 @@ pub use span_mapping::{map_request, uncached_input};
 
 use crate::config::Limits;
 use crate::domain::SpanBatch;
-use crate::metrics::Metrics;
-use crate::pricing::PriceTable;
-use crate::store::Store;
+use crate::ingest::IngestService;
 
-/// What every receiver shares.
+/// What every receiver shares: the ingest service, the body limits and the spool.
 #[derive(Clone)]
-pub struct Ingest {
-    pub store: Store,
-    pub metrics: Arc<Metrics>,
-    pub prices: Arc<PriceTable>,
+pub struct Receiver {
+    pub service: IngestService,
     pub limits: Limits,
-    /// Rules of the test gauges refreshed after a batch with test runs commits.
-    pub test_analysis: crate::config::TestAnalysis,
     /// Where requests go while PostgreSQL is unreachable; `None` answers 503 instead.
     pub spool: Option<Arc<crate::spool::Spool>>,
     /// Rung when a request is spooled, so replay starts at once.
@@ -63,50 +57,27 @@ pub struct Accepted {
     pub details: Vec<String>,
 }
 
-impl Ingest {
-    /// The end of the traces' and logs' path: store the mapped batch (what the database refuses
-    /// is isolated record by record, see [`crate::store::Stored`]), do the after-commit work
-    /// (metrics, test gauges), and report the rejected records (`record`: "span" or "event").
+impl Receiver {
+    /// The end of the traces' and logs' path: the ingest service commits the mapped batch (what
+    /// the database refuses is isolated record by record) and counts it; the rejected records
+    /// are answered (`record`: "span" or "event").
     async fn store_batch(&self, mut batch: SpanBatch, record: &str) -> Result<Accepted, Error> {
-        let stored = self
-            .store
-            .write_spans_isolated(&batch)
+        let committed = self
+            .service
+            .commit(&mut batch, record)
             .await
             .map_err(|e| self.failed(e.into()))?;
-        let mut details: Vec<String> = batch
-            .rejected
-            .iter()
-            .map(|r| format!("{record} {:?}: {}", r.span_name, r.reason))
-            .collect();
-        for refused in &stored.refused {
-            let name = batch.describe(refused.record);
-            details.push(format!(
-                "{record} ({name}): {}; record: {}",
-                refused.reason,
-                batch.detail(refused.record)
-            ));
-            batch.rejected.push(crate::domain::Rejection {
-                span_name: name,
-                reason: refused.reason.clone(),
-            });
-        }
-        crate::app::after_commit(
-            &self.store,
-            &self.metrics,
-            &self.test_analysis,
-            &batch,
-            &stored.report,
-        )
-        .await;
         let messages = batch
             .rejected
             .iter()
             .map(|r| format!("{record} {:?}: {}", r.span_name, r.reason));
-        Ok(Accepted::from_rejections(messages).with_details(details))
+        Ok(Accepted::from_rejections(messages).with_details(committed.details))
     }
 
     fn failed(&self, err: Error) -> Error {
-        self.metrics.record_request_failure(err.failure_reason());
+        self.service
+            .metrics
+            .record_request_failure(err.failure_reason());
         if matches!(
             err,
             Error::Unavailable(_) | Error::Overloaded(_) | Error::Internal(_)
@@ -119,7 +90,7 @@ impl Ingest {
 
 /// The OTLP/HTTP router: POST /v1/traces, /v1/logs and /v1/metrics (protobuf or JSON,
 /// optionally gzip).
-pub fn http_router(ingest: Ingest) -> Router {
+pub fn http_router(receiver: Receiver) -> Router {
     Router::new()
         .route(
             "/v1/traces",
@@ -130,12 +101,12 @@ pub fn http_router(ingest: Ingest) -> Router {
             "/v1/metrics",
             post(signal::http_export::<metrics::MetricsSignal>),
         )
-        .with_state(ingest)
+        .with_state(receiver)
 }
 
 /// The OTLP/gRPC services, ready to add to a tonic server.
-pub fn grpc_routes(ingest: Ingest) -> tonic::service::Routes {
-    tonic::service::Routes::new(traces::grpc_service(ingest.clone()))
-        .add_service(logs::grpc_service(ingest.clone()))
-        .add_service(metrics::grpc_service(ingest))
+pub fn grpc_routes(receiver: Receiver) -> tonic::service::Routes {
+    tonic::service::Routes::new(traces::grpc_service(receiver.clone()))
+        .add_service(logs::grpc_service(receiver.clone()))
+        .add_service(metrics::grpc_service(receiver))
 }

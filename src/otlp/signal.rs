@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::http_body::{self, Format};
-use super::{Accepted, Error, Ingest};
+use super::{Accepted, Error, Receiver};
 
 pub trait Signal {
     type Request: prost::Message + Default + DeserializeOwned + Send + Sync;
@@ -22,7 +22,7 @@ pub trait Signal {
 
     /// Map, store in one transaction, then count.
     fn export(
-        ingest: &Ingest,
+        receiver: &Receiver,
         request: &Self::Request,
     ) -> impl Future<Output = Result<Accepted, Error>> + Send;
 
@@ -55,21 +55,21 @@ impl Accepted {
 
 /// `POST /v1/<signal>` for any signal.
 pub async fn http_export<S: Signal>(
-    State(ingest): State<Ingest>,
+    State(receiver): State<Receiver>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     // Before the content type is known, errors are answered in JSON.
     let format = match Format::from_headers(&headers) {
         Ok(format) => format,
-        Err(err) => return Format::Json.error(&ingest.failed(err)),
+        Err(err) => return Format::Json.error(&receiver.failed(err)),
     };
     let result = async {
-        let bytes = http_body::read_body(&headers, body, ingest.limits)
+        let bytes = http_body::read_body(&headers, body, receiver.limits)
             .await
-            .map_err(|e| ingest.failed(e))?;
-        let request: S::Request = format.decode(&bytes).map_err(|e| ingest.failed(e))?;
-        ingest.accept::<S>(request).await
+            .map_err(|e| receiver.failed(e))?;
+        let request: S::Request = format.decode(&bytes).map_err(|e| receiver.failed(e))?;
+        receiver.accept::<S>(request).await
     }
     .await;
     match result {

@@ -9,15 +9,15 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use tonic::codec::CompressionEncoding;
 
 use super::signal::Signal;
-use super::{Accepted, Error, Ingest};
+use super::{Accepted, Error, Receiver};
 
-impl Ingest {
+impl Receiver {
     /// The shared path of both transports: map, store in one transaction, then count.
     pub async fn export_traces(
         &self,
         request: &ExportTraceServiceRequest,
     ) -> Result<Accepted, Error> {
-        let batch = super::map_request(request, &self.prices);
+        let batch = super::map_request(request, &self.service.prices);
         self.store_batch(batch, "span").await
     }
 }
@@ -31,10 +31,10 @@ impl Signal for TracesSignal {
     const SPOOL_KIND: crate::spool::Kind = crate::spool::Kind::Traces;
 
     async fn export(
-        ingest: &Ingest,
+        receiver: &Receiver,
         request: &ExportTraceServiceRequest,
     ) -> Result<Accepted, Error> {
-        ingest.export_traces(request).await
+        receiver.export_traces(request).await
     }
 
     fn sanitize(request: &mut Self::Request) {
@@ -51,7 +51,7 @@ impl Signal for TracesSignal {
     }
 }
 
-struct GrpcTraces(Ingest);
+struct GrpcTraces(Receiver);
 
 #[tonic::async_trait]
 impl TraceService for GrpcTraces {
@@ -66,9 +66,9 @@ impl TraceService for GrpcTraces {
     }
 }
 
-pub fn grpc_service(ingest: Ingest) -> TraceServiceServer<impl TraceService> {
-    let limit = ingest.limits.max_decompressed_bytes;
-    TraceServiceServer::new(GrpcTraces(ingest))
+pub fn grpc_service(receiver: Receiver) -> TraceServiceServer<impl TraceService> {
+    let limit = receiver.limits.max_decompressed_bytes;
+    TraceServiceServer::new(GrpcTraces(receiver))
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Gzip)

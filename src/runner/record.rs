@@ -1,13 +1,9 @@
-//! Recording a finished run: the parser's [`ParsedRun`] completed with what only the wrapper
-//! knows (spawn and exit times, exit status, command line, signals), then stored or sent through
-//! the same [`Sink`] as `acd-collector ingest`.
+//! A finished run: the parser's [`ParsedRun`] completed with what only the wrapper knows (spawn
+//! and exit times, exit status, command line, signals).
 
 use std::ffi::OsString;
 
-use crate::claude::ingest::{Sink, summary};
 use crate::claude::model::{ParsedRun, WrapperRun};
-use crate::config::IngestOutput;
-use crate::pricing::PriceTable;
 
 use super::child::{Exit, Outcome, signal_name};
 use super::command_line::recorded_command;
@@ -43,18 +39,4 @@ pub fn complete(run: &mut ParsedRun, outcome: &Outcome, command: &[OsString]) {
         drain_timed_out: outcome.drain_timed_out,
         passthrough_error: outcome.passthrough_error.clone(),
     });
-}
-
-/// Stores the run (or sends it with `--endpoint`); returns the summary to print.
-pub async fn record(output: &IngestOutput, run: &ParsedRun) -> Result<String, crate::Error> {
-    let ended_at = run.ended_at.unwrap_or_else(chrono::Utc::now);
-    let sink = Sink::open(output).await?;
-    let prices = match &sink {
-        Sink::Database { prices, .. } => prices.clone(),
-        Sink::Endpoint { .. } => PriceTable::shipped_default(),
-    };
-    let sent = sink.send(run, output.target.as_deref(), ended_at).await;
-    sink.close().await;
-    let stored = sent?;
-    Ok(summary(run, &prices, ended_at, Some(&stored)))
 }

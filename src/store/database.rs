@@ -10,7 +10,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use super::embedded::EmbeddedCluster;
 use super::{Error, Store};
-use crate::config::DatabaseArgs;
+use crate::config::DatabaseSettings;
 
 pub const DEFAULT_DATABASE: &str = "acd";
 
@@ -32,8 +32,19 @@ impl DatabaseHandle {
     }
 }
 
-pub async fn open_database(args: &DatabaseArgs) -> Result<DatabaseHandle, Error> {
-    if let Some(url) = args.database_url.as_deref().filter(|u| !u.is_empty()) {
+/// Opens the database `settings` choose and applies the migrations (waiting for a server that
+/// is still starting).
+pub async fn open_database(settings: &DatabaseSettings) -> Result<DatabaseHandle, Error> {
+    let handle = choose(settings).await?;
+    if let Err(err) = migrate_with_retry(&handle.store).await {
+        handle.close().await;
+        return Err(err);
+    }
+    Ok(handle)
+}
+
+async fn choose(args: &DatabaseSettings) -> Result<DatabaseHandle, Error> {
+    if let Some(url) = args.url.as_deref() {
         let options: PgConnectOptions = url.parse().map_err(|e| {
             Error::Setup(format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))
         })?;
@@ -77,13 +88,13 @@ pub async fn open_database(args: &DatabaseArgs) -> Result<DatabaseHandle, Error>
 
 fn handle(
     options: PgConnectOptions,
-    args: &DatabaseArgs,
+    args: &DatabaseSettings,
     description: String,
     cluster: Option<EmbeddedCluster>,
 ) -> DatabaseHandle {
     tracing::info!("using {description}");
     DatabaseHandle {
-        store: Store::connect_lazy(options, args.db_max_connections),
+        store: Store::connect_lazy(options, args.max_connections),
         description,
         cluster,
     }
@@ -141,4 +152,25 @@ pub async fn create_database_if_missing(
     }
     conn.close().await.ok();
     Ok(())
+}
+
+/// Migrations need the database; give one that is still starting up half a minute.
+async fn migrate_with_retry(store: &Store) -> Result<(), Error> {
+    let mut attempt = 0;
+    loop {
+        match store.migrate().await {
+            Ok(()) => return Ok(()),
+            Err(err)
+                if err.is_unavailable() || matches!(err, Error::Migrate(_)) && attempt == 0 =>
+            {
+                attempt += 1;
+                if attempt > 15 {
+                    return Err(err);
+                }
+                tracing::warn!("database not ready ({err}); retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
 }

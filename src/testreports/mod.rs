@@ -1,13 +1,12 @@
 //! Test reports as test tools write them — JUnit XML ([`junit`]) and libtest / cargo-nextest JSON
 //! streams ([`libtest`]) — parsed (pure functions) into a [`TestRunRecord`] of a session, then
-//! stored through the one ingest path ([`crate::store::Store::write_spans`]), so uploads and
-//! `acd.test_run` spans land in the same tables. Used by `POST /api/db/sessions/{id}/test-runs`
-//! and by `acd-collector ingest junit|test-json` ([`cli`]).
+//! stored through the ingest service ([`crate::ingest::IngestService::commit_report`]), so
+//! uploads and `acd.test_run` spans land in the same tables. Used by
+//! `POST /api/db/sessions/{id}/test-runs` and by `acd-collector ingest junit|test-json`.
 //!
 //! An upload's identity is the SHA-256 of its bytes within its session: the same report sent
 //! again is a duplicate and changes nothing.
 
-pub mod cli;
 pub mod junit;
 pub mod libtest;
 
@@ -17,11 +16,8 @@ use uuid::Uuid;
 
 use crate::domain::limits::MAX_DURATION_MS;
 use crate::domain::{
-    IngestReport, SpanBatch, TestCaseRecord, TestCounts, TestRunRecord, TestRunSource,
-    failure_reasons, synthetic_key,
+    TestCaseRecord, TestCounts, TestRunRecord, TestRunSource, failure_reasons, synthetic_key,
 };
-use crate::store::Store;
-use crate::store::test_runs::StoredTestRun;
 
 /// The report formats accepted; `Json` tells libtest from nextest by the test names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,53 +158,10 @@ pub enum ReportError {
     UnknownSession(Uuid),
     #[error("malformed test report: {0}")]
     Malformed(String),
+    #[error("test run {0} was committed but cannot be read back")]
+    NotStored(Uuid),
     #[error(transparent)]
     Store(#[from] crate::store::Error),
-}
-
-/// A report stored (or found already stored) for a session.
-pub struct Stored {
-    pub batch: SpanBatch,
-    pub report: IngestReport,
-    pub run: StoredTestRun,
-    pub duplicate: bool,
-}
-
-/// Parses a report and stores it as a run of `upload.session`, which must exist.
-pub async fn store_report(
-    store: &Store,
-    bytes: &[u8],
-    format: ReportFormat,
-    upload: &Upload,
-) -> Result<Stored, ReportError> {
-    if !store.session_exists(upload.session).await? {
-        return Err(ReportError::UnknownSession(upload.session));
-    }
-    let parsed = parse(bytes, format).map_err(ReportError::Malformed)?;
-    let record = to_record(bytes, parsed, upload);
-    let id = record.key.row_id();
-    let batch = SpanBatch {
-        test_runs: vec![record],
-        ..SpanBatch::default()
-    };
-    let stored = store.write_spans_isolated(&batch).await?;
-    if let Some(refused) = stored.refused.first() {
-        // The run is the batch's only record: refused, it is the report's content at fault.
-        return Err(ReportError::Malformed(format!(
-            "a value of this report cannot be stored: {}",
-            refused.reason
-        )));
-    }
-    let report = stored.report;
-    let run = store.test_run(id).await?.ok_or_else(|| {
-        crate::store::Error::Setup(format!("test run {id} is in the ledger but not stored"))
-    })?;
-    Ok(Stored {
-        duplicate: report.new_test_runs.is_empty(),
-        batch,
-        report,
-        run,
-    })
 }
 
 #[cfg(test)]

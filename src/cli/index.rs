@@ -12,10 +12,30 @@ use std::time::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{IndexRun, Progress, Summary, default_threads, index_tree};
+use clap::Args;
+
+use super::options::DatabaseArgs;
 use crate::Error;
-use crate::config::IndexArgs;
+use crate::indexer::{FileRecord, IndexRun, Progress, Summary, default_threads, index_tree};
 use crate::store::open_database;
+
+#[derive(Debug, Clone, Args)]
+pub struct IndexArgs {
+    /// The directory to index.
+    pub path: PathBuf,
+    /// Store the result as this registered target's index (its root must be PATH); re-indexing
+    /// then reads only files changed since the target's last index.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Print the summary as one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Walker threads (default: the machine's parallelism).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
 
 /// What `--json` prints.
 #[derive(Serialize)]
@@ -31,13 +51,15 @@ pub async fn run(args: IndexArgs) -> Result<(), Error> {
     let root = std::path::absolute(&args.path)
         .ok()
         .and_then(|p| p.to_str().map(str::to_string))
-        .ok_or_else(|| Error::Config(format!("{}: not a usable path", args.path.display())))?;
+        .ok_or_else(|| Error::Usage(format!("{}: not a usable path", args.path.display())))?;
     // The CLI reads what its user can read; `..` is fine here, symlinks are resolved.
     let root = Path::new(&root)
         .canonicalize()
-        .map_err(|e| Error::Config(format!("{root}: {e}")))?;
-    let root = super::validate_root(root.to_str().unwrap_or_default())
-        .map_err(|e| Error::Config(e.to_string()))?;
+        .map_err(|source| Error::Read {
+            path: root.clone(),
+            source,
+        })?;
+    let root = crate::indexer::validate_root(root.to_str().unwrap_or_default())?;
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
 
     let Some(target) = &args.target else {
@@ -45,18 +67,16 @@ pub async fn run(args: IndexArgs) -> Result<(), Error> {
         return print(&args, &root, None, None, &run);
     };
     let target = Uuid::parse_str(target)
-        .map_err(|_| Error::Config(format!("--target {target:?} is not a UUID")))?;
-    let database = open_database(&args.database).await?;
-    crate::app::migrate_with_retry(&database.store).await?;
+        .map_err(|_| Error::Usage(format!("--target {target:?} is not a UUID")))?;
+    let database = open_database(&args.database.settings()).await?;
     let store = database.store.clone();
     let result = async {
-        let row = store.target(target).await?.ok_or_else(|| {
-            Error::Config(format!(
-                "target {target} is not registered; POST /api/db/targets first"
-            ))
-        })?;
+        let row = store
+            .target(target)
+            .await?
+            .ok_or(Error::UnknownTarget(target))?;
         if row.root_path.as_deref() != root.to_str() {
-            return Err(Error::Config(format!(
+            return Err(Error::Usage(format!(
                 "{} is not the registered root of target {target} ({})",
                 root.display(),
                 row.root_path.as_deref().unwrap_or("no root registered")
@@ -74,7 +94,7 @@ pub async fn run(args: IndexArgs) -> Result<(), Error> {
 
 async fn walk_with_progress(
     root: PathBuf,
-    previous: HashMap<String, super::FileRecord>,
+    previous: HashMap<String, FileRecord>,
     threads: usize,
     quiet: bool,
 ) -> Result<IndexRun, Error> {
@@ -114,8 +134,8 @@ async fn walk_with_progress(
         bar.finish_and_clear();
     }
     result
-        .map_err(|e| Error::Config(format!("the indexer stopped: {e}")))?
-        .map_err(|e| Error::Config(e.to_string()))
+        .map_err(|e| Error::Server(format!("the indexer stopped: {e}")))?
+        .map_err(Error::from)
 }
 
 fn print(

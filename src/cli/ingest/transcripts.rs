@@ -9,10 +9,13 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use super::ingest::{Error, IngestSummary};
+use super::{Sink, read_transcript};
+use crate::Error;
+use crate::cli::options::IngestOutput;
+use crate::ingest::IngestSummary;
 
 /// Where Claude Code keeps its transcripts.
-pub fn default_dir() -> Option<PathBuf> {
+fn default_dir() -> Option<PathBuf> {
     if let Some(config) = std::env::var_os("CLAUDE_CONFIG_DIR").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(config).join("projects"));
     }
@@ -20,7 +23,7 @@ pub fn default_dir() -> Option<PathBuf> {
 }
 
 /// The files to read: files as given, directories walked; sessions before subagents.
-pub fn transcript_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+fn transcript_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -57,18 +60,18 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Counts for the closing summary.
 #[derive(Default)]
-pub struct Totals {
-    pub files: usize,
-    pub failed: usize,
-    pub sessions: std::collections::BTreeSet<String>,
-    pub turns: usize,
-    pub new_records: usize,
-    pub duplicates: usize,
-    pub cost_usd: f64,
+struct Totals {
+    files: usize,
+    failed: usize,
+    sessions: std::collections::BTreeSet<String>,
+    turns: usize,
+    new_records: usize,
+    duplicates: usize,
+    cost_usd: f64,
 }
 
 impl Totals {
-    pub fn add(&mut self, stored: &IngestSummary) {
+    fn add(&mut self, stored: &IngestSummary) {
         self.files += 1;
         self.sessions.insert(stored.external_id.clone());
         self.turns += stored.turns;
@@ -77,7 +80,7 @@ impl Totals {
         self.cost_usd += stored.cost_usd;
     }
 
-    pub fn summary(&self) -> String {
+    fn summary(&self) -> String {
         format!(
             "claude-transcript: {} files ({} failed), {} sessions, {} turns; {} records stored, \
              {} already stored; cost ${:.4}",
@@ -93,7 +96,7 @@ impl Totals {
 }
 
 /// A bar over `n` files when stderr is a terminal (hidden otherwise, so logs stay clean).
-pub fn progress(n: usize) -> indicatif::ProgressBar {
+fn progress(n: usize) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
@@ -105,4 +108,44 @@ pub fn progress(n: usize) -> indicatif::ProgressBar {
         .expect("a valid template"),
     );
     bar
+}
+
+/// Many transcripts (directories, or several files): one at a time, so a large history is never
+/// held in memory; a file that cannot be read is reported and skipped, a sink error stops.
+pub async fn run(paths: &[PathBuf], output: &IngestOutput) -> Result<(), Error> {
+    let paths = if paths.is_empty() {
+        let dir = default_dir()
+            .ok_or_else(|| Error::Usage("no HOME to find ~/.claude/projects".into()))?;
+        vec![dir]
+    } else {
+        paths.to_vec()
+    };
+    let files = transcript_files(&paths)?;
+    let sink = Sink::open(output).await?;
+    let bar = progress(files.len());
+    let mut totals = Totals::default();
+    let mut result = Ok(());
+    for file in &files {
+        let (run, fallback) = match read_transcript(file) {
+            Ok(read) => read,
+            Err(err) => {
+                bar.suspend(|| eprintln!("skipped: {err}"));
+                totals.failed += 1;
+                bar.inc(1);
+                continue;
+            }
+        };
+        match sink.send(&run, output.target.as_deref(), fallback).await {
+            Ok(stored) => totals.add(&stored),
+            Err(err) => {
+                result = Err(err);
+                break;
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    sink.close().await;
+    eprintln!("{}", totals.summary());
+    result
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::Error;
 use crate::domain::{IngestReport, SessionRecord, SessionTarget, SpanBatch};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 pub async fn insert_turns(
     tx: &mut Tx<'_>,

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{Error, Store};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// Adds every stored call of those of `sessions` that have a target and were not counted yet,
 /// and flags them. Run after the batch's inserts and attachments, under the batch's locks.

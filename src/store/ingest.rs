@@ -183,7 +183,7 @@ impl Store {
     }
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 async fn upsert_targets(tx: &mut Tx<'_>, sessions: &[&SessionRecord]) -> Result<(), Error> {
     let mut targets: HashMap<Uuid, Option<String>> = HashMap::new();

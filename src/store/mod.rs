@@ -29,6 +29,9 @@ use sqlx::postgres::PgPoolOptions;
 pub use database::{DatabaseHandle, open_database};
 pub use isolation::{Refused, Stored};
 
+/// The transaction every write stage of one batch runs in.
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, thiserror::Error)]

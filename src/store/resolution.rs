@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::Error;
 use crate::domain::{SpanBatch, SpanKey};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// The session each span of the batch belongs to, where it can be known.
 pub(super) struct Resolution {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Error, Store};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// Recomputes `retry_count`, `max_retries_hit` and `model_fallbacks` of `sessions` from their
 /// retry rows. Returns how many of them hit the retry limit for the first time, which the

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::Error;
 use crate::domain::{IngestReport, SpanBatch};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// The turns whose `tool_calls` a batch can change after their insert: stored turns that are
 /// parents of its new tool calls, and every turn of traces whose orphans it attached (turns new

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{Error, Store};
 use crate::domain::{ID_NAMESPACE, IngestReport, RunTarget, SpanBatch, TestRunRecord};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// `session_test_runs.test_suite` is VARCHAR(255).
 const MAX_SUITE_CHARS: usize = 255;

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod guard;
 pub mod indexer;
+pub mod jobs;
 pub mod listen;
 pub mod metric_points;
 pub mod metrics;

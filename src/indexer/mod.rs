@@ -10,7 +10,6 @@
 pub mod beneath;
 pub mod cli;
 pub mod count;
-pub mod jobs;
 pub mod languages;
 pub mod root;
 mod summary;

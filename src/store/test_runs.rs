@@ -1,5 +1,5 @@
 //! Test runs and their cases (`session_test_runs`, `session_test_cases`), written by the one
-//! ingest path ([`super::ingest`]) for spans and uploaded reports alike, and the session figures
+//! ingest path (`super::write`) for spans and uploaded reports alike, and the session figures
 //! derived from them. The rule for `harness_sessions`: `tests_run`, `tests_passed` and
 //! `tests_failed` (failed + errors) are sums over all runs of the session, and
 //! `test_pass_rate = passed / (total − skipped)`, NULL when nothing ran, clamped to [0, 1] when a

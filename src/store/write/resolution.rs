@@ -5,10 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
-use super::Error;
 use crate::domain::{SpanBatch, SpanKey};
-
-use super::Tx;
+use crate::store::{Error, Tx};
 
 /// The session each span of the batch belongs to, where it can be known.
 pub(super) struct Resolution {

@@ -109,6 +109,14 @@ mod tests {
         assert_eq!(json(&IndexJobState::Succeeded), "succeeded");
         assert_eq!(json(&TotalsSource::Result), "result");
         assert_eq!(json(&SessionState::Running), "running");
+        for source in [
+            crate::domain::TestRunSource::Span,
+            crate::domain::TestRunSource::Junit,
+            crate::domain::TestRunSource::LibtestJson,
+            crate::domain::TestRunSource::NextestJson,
+        ] {
+            assert_eq!(json(&source), source.as_str());
+        }
         for (reason, text) in [
             RetryReason::RateLimit,
             RetryReason::Overloaded,

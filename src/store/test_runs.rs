@@ -12,10 +12,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Error, Store};
-use crate::domain::{ID_NAMESPACE, IngestReport, RunTarget, SpanBatch, TestRunRecord};
-
-use super::Tx;
+use super::{Error, Store, Tx};
+use crate::domain::{
+    ID_NAMESPACE, IngestReport, RunTarget, SpanBatch, TestRunRecord, TestRunSource,
+};
 
 /// `session_test_runs.test_suite` is VARCHAR(255).
 const MAX_SUITE_CHARS: usize = 255;
@@ -275,8 +275,7 @@ pub struct StoredTestRun {
     pub id: Uuid,
     pub session_id: Option<Uuid>,
     pub suite: Option<String>,
-    /// span | junit | libtest-json | nextest-json
-    pub source: String,
+    pub source: TestRunSource,
     pub total: i32,
     pub passed: i32,
     /// Failed tests, not counting `errors`.
@@ -302,7 +301,7 @@ impl Store {
     pub async fn test_run(&self, id: Uuid) -> Result<Option<StoredTestRun>, Error> {
         Ok(sqlx::query_as!(
             StoredTestRun,
-            r#"SELECT r.id, r.session_id, r.test_suite AS suite, r.source,
+            r#"SELECT r.id, r.session_id, r.test_suite AS suite, r.source AS "source: TestRunSource",
                       COALESCE(r.total_tests, 0) AS "total!", COALESCE(r.passed, 0) AS "passed!",
                       COALESCE(r.failed, 0) AS "failed!", r.errors,
                       COALESCE(r.skipped, 0) AS "skipped!", r.duration_ms, r.started_at,

@@ -158,14 +158,14 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     });
     // The reindex worker: claims jobs from the PostgreSQL queue, woken by the API.
     let index_jobs = Arc::new(tokio::sync::Notify::new());
-    let worker = crate::indexer::jobs::Worker {
+    let worker = crate::jobs::index_worker::Worker {
         store: store.clone(),
         metrics: metrics.clone(),
         wake: index_jobs.clone(),
     };
     tasks.spawn(worker.run(signal.clone()));
     if settings.retention_days > 0 {
-        tasks.spawn(crate::store::retention::run(
+        tasks.spawn(crate::jobs::retention::run(
             store.clone(),
             settings.retention_days,
             signal.clone(),

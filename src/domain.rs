@@ -7,8 +7,10 @@ use uuid::Uuid;
 
 pub mod limits;
 mod records;
+mod states;
 mod test_runs;
 pub use records::RecordRef;
+pub use states::*;
 pub use test_runs::*;
 
 /// Namespace of the UUIDv5 ids derived from non-UUID session ids and from span identities.

@@ -1,9 +1,11 @@
 //! acd-collector: OpenTelemetry from autonomous coding harnesses into PostgreSQL, a REST API and
 //! Prometheus metrics.
 //!
-//! Data flows one way: [`otlp`] receives and decodes OTLP and maps spans to [`domain`] records,
-//! [`store`] writes them to PostgreSQL in one transaction per request, and after the commit
-//! [`metrics`] counts what was new. [`api`] reads back from the store.
+//! Data flows one way: [`otlp`] (and the REST uploads of [`api`], and [`cli`]) decode and map
+//! input to [`domain`] records; the [`ingest`] service writes them through [`store`] to
+//! PostgreSQL in one transaction per request and, after the commit, [`metrics`] counts what was
+//! new. [`api`] reads back from the store; [`jobs`] run retention and reindexing in the
+//! background. ARCHITECTURE.md gives the layers and what may import what.
 
 pub mod api;
 pub mod app;
@@ -16,6 +18,7 @@ pub mod error;
 pub mod guard;
 pub mod indexer;
 pub mod ingest;
+pub mod jobs;
 pub mod listen;
 pub mod metric_points;
 pub mod metrics;

@@ -15,7 +15,9 @@ pub struct RunTarget {
 }
 
 /// Where a test run came from (`session_test_runs.source`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema, sqlx::Type)]
+#[serde(rename_all = "kebab-case")]
+#[sqlx(type_name = "text", rename_all = "kebab-case")]
 pub enum TestRunSource {
     Span,
     Junit,

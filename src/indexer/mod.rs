@@ -9,7 +9,6 @@
 
 pub mod beneath;
 pub mod count;
-pub mod jobs;
 pub mod languages;
 pub mod root;
 mod summary;

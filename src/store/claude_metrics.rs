@@ -14,7 +14,7 @@ use crate::metric_points::{
     MetricBatch, MetricPoint, MetricReport, Temporality, cumulative_increment,
 };
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// One series of a session, with what its committed points add up to.
 #[derive(Debug, Serialize, ToSchema)]

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
+use crate::domain::IndexJobState;
 
 pub const STALE_AFTER_SECONDS: f64 = 120.0;
 
@@ -16,8 +17,7 @@ pub const STALE_AFTER_SECONDS: f64 = 120.0;
 pub struct IndexJob {
     pub id: Uuid,
     pub target_id: Uuid,
-    /// queued | running | succeeded | failed
-    pub state: String,
+    pub state: IndexJobState,
     /// Files found so far, and files finished (reused, read or failed).
     pub files_seen: i64,
     pub files_done: i64,
@@ -102,15 +102,15 @@ impl Store {
         done: u64,
     ) -> Result<(), Error> {
         let (state, index, error) = match outcome {
-            Ok(index) => ("succeeded", Some(index), None),
-            Err(message) => ("failed", None, Some(message)),
+            Ok(index) => (IndexJobState::Succeeded, Some(index), None),
+            Err(message) => (IndexJobState::Failed, None, Some(message)),
         };
         sqlx::query!(
             r#"UPDATE codebase_index_jobs SET state = $2, index_id = $3, error = $4,
                    files_seen = $5, files_done = $6, finished_at = NOW(), heartbeat_at = NOW()
                WHERE id = $1"#,
             job,
-            state,
+            state.as_str(),
             index,
             error,
             seen as i64,
@@ -124,7 +124,7 @@ impl Store {
     pub async fn index_job(&self, job: Uuid) -> Result<Option<IndexJob>, Error> {
         Ok(sqlx::query_as!(
             IndexJob,
-            r#"SELECT id, target_id, state, files_seen, files_done, error, index_id, created_at,
+            r#"SELECT id, target_id, state AS "state: IndexJobState", files_seen, files_done, error, index_id, created_at,
                       started_at, finished_at
                FROM codebase_index_jobs WHERE id = $1"#,
             job

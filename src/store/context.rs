@@ -11,7 +11,7 @@ use super::{Error, Store};
 use crate::context::usage::TurnContext;
 use crate::domain::{IngestReport, SpanBatch};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// Rows for the batch's new turns (ON CONFLICT DO NOTHING: a turn's row is written once).
 pub async fn insert_turns(

@@ -3,7 +3,7 @@
 //! (`harness_sessions.file_access_counted`, migration 0015): when a session first has a target,
 //! every call stored until then is added in one statement and the session is flagged
 //! ([`count_new_targets`]); calls of a flagged session are added at their insert
-//! ([`super::details::insert_tools`]) or, for orphans, when attached to it ([`count_attached`]).
+//! (`write::details::insert_tools`) or, for orphans, when attached to it ([`count_attached`]).
 //! A call stored before its session's target (the session span comes last) is thus written once.
 //! Increments rather than a recount: the cost stays proportional to the batch as history grows,
 //! and two replicas adding to one path at once both land (the row lock orders them). A session
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{Error, Store};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// Adds every stored call of those of `sessions` that have a target and were not counted yet,
 /// and flags them. Run after the batch's inserts and attachments, under the batch's locks.

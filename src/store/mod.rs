@@ -1,35 +1,32 @@
-//! PostgreSQL storage through sqlx: connecting (or starting a private cluster), migrations, and
-//! one module per table family. Queries are compile-checked (`sqlx::query!`, cached in `.sqlx/`).
+//! PostgreSQL storage through sqlx, split by what it does: [`connection`] (pool, migrations, the
+//! private cluster), [`write`] (one OTLP batch in one transaction, as a pipeline of stages), and
+//! one module of read queries per table family. Background jobs that call these live in
+//! `crate::jobs`; the store holds only the SQL. Queries are compile-checked (`sqlx::query!`,
+//! cached in `.sqlx/`).
 
 pub mod claude_metrics;
 pub mod codebase;
 pub mod codebase_jobs;
+mod connection;
 pub mod context;
-mod database;
-mod details;
-pub mod embedded;
 pub mod file_access;
-mod ingest;
 mod isolation;
-mod resolution;
 pub mod retention;
 pub mod retries;
-mod rollups;
 pub mod sessions;
 pub mod test_analysis;
 pub mod test_runs;
 pub mod token_usage;
 mod usage_daily;
-
-use std::time::Duration;
+mod write;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 
-pub use database::{DatabaseHandle, open_database};
+pub use connection::{DatabaseHandle, MIGRATOR, embedded, open_database};
 pub use isolation::{Refused, Stored};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The transaction every write stage of one batch runs in.
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -88,25 +85,5 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    /// Connects lazily: the collector starts, and answers 503, while the database is down.
-    pub fn connect_lazy(options: sqlx::postgres::PgConnectOptions, max_connections: u32) -> Self {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            // Short, so that an exporter gets its retryable answer well before its own time-out.
-            .acquire_timeout(Duration::from_secs(3))
-            .connect_lazy_with(options);
-        Self { pool }
-    }
-
-    pub async fn migrate(&self) -> Result<(), Error> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    pub async fn ping(&self) -> Result<(), Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 }

@@ -4,12 +4,9 @@
 //! turns. Sessions, their totals, `token_usage_details`,
 //! `file_access_log` and the daily rollup `turn_usage_daily` are kept: the aggregate endpoints go
 //! on answering from them. One replica at a time does it, under a session advisory lock; the
-//! others find it taken and skip. See docs/scaling.md.
-
-use std::time::Duration;
+//! others find it taken and skip. See docs/scaling.md. The schedule is `crate::jobs::retention`.
 
 use chrono::{DateTime, Utc};
-use tokio::sync::watch;
 
 use super::{Error, Store};
 
@@ -143,26 +140,5 @@ impl Store {
         .fetch_one(&mut *conn)
         .await?;
         result.map(Some)
-    }
-}
-
-/// The job inside `serve`: a pass a minute after start, then hourly, until shutdown. Failures are
-/// logged and retried at the next pass.
-pub async fn run(store: Store, days: u32, mut stop: watch::Receiver<bool>) -> Result<(), String> {
-    let mut wait = Duration::from_secs(60);
-    loop {
-        tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => return Ok(()),
-            () = tokio::time::sleep(wait) => {}
-        }
-        wait = Duration::from_secs(3600);
-        let before = Utc::now() - chrono::Duration::days(i64::from(days));
-        match store.purge_detail(before, 10_000).await {
-            Ok(Some(purged)) if purged != Purged::default() => {
-                tracing::info!(?purged, %before, "retention: old turn-level detail deleted");
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "retention pass failed"),
-        }
     }
 }

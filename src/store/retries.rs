@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
+use crate::domain::RetryReason;
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// Recomputes `retry_count`, `max_retries_hit` and `model_fallbacks` of `sessions` from their
 /// retry rows. Returns how many of them hit the retry limit for the first time, which the
@@ -48,8 +49,7 @@ pub(super) async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<usiz
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RetryRow {
     pub retry_number: i32,
-    /// rate_limit | overloaded | error | timeout | model_fallback.
-    pub reason: String,
+    pub reason: RetryReason,
     pub original_model: Option<String>,
     pub fallback_model: Option<String>,
     /// The fallback model differs from the original one.
@@ -67,7 +67,7 @@ pub struct RetryRow {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReasonRate {
-    pub reason: String,
+    pub reason: RetryReason,
     pub retries: i64,
     /// This reason's part of all retries.
     pub share: f64,
@@ -131,7 +131,7 @@ impl Store {
         }
         let rows = sqlx::query_as!(
             RetryRow,
-            r#"SELECT retry_number, reason, original_model, fallback_model,
+            r#"SELECT retry_number, reason AS "reason: RetryReason", original_model, fallback_model,
                       (fallback_model IS NOT NULL
                        AND fallback_model IS DISTINCT FROM original_model) AS "model_fallback!",
                       wait_duration_ms, succeeded, exhausted, error_message,
@@ -173,7 +173,7 @@ impl Store {
         .await?;
         let per_call = |n: i64| (totals.calls > 0).then(|| n as f64 / totals.calls as f64);
         let by_reason = sqlx::query!(
-            r#"SELECT reason, count(*) AS "retries!"
+            r#"SELECT reason AS "reason: RetryReason", count(*) AS "retries!"
                FROM session_retries WHERE COALESCE(occurred_at, created_at) >= $1
                GROUP BY reason ORDER BY 2 DESC, reason"#,
             since

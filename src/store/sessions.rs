@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
+use crate::domain::{SessionState, TotalsSource};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionSummary {
@@ -16,7 +17,7 @@ pub struct SessionSummary {
     pub target_name: Option<String>,
     pub feature_id: Option<String>,
     /// running (turns seen, session span not yet) | completed | failed
-    pub status: String,
+    pub status: SessionState,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub wall_clock_ms: Option<i32>,
@@ -41,7 +42,7 @@ pub struct SessionSummary {
     pub cost_difference_usd: Option<f64>,
     /// turns: totals are sums of the turns; result: per-turn parsing was incomplete and the
     /// totals are the source's session-level figures.
-    pub totals_source: String,
+    pub totals_source: TotalsSource,
     /// `num_turns`, `duration_ms` and `duration_api_ms` as the source reported them.
     pub reported_num_turns: Option<i32>,
     pub reported_duration_ms: Option<i64>,
@@ -121,13 +122,13 @@ impl Store {
         let rows = sqlx::query_as!(
             SessionSummary,
             r#"SELECT s.id, s.external_id, s.target_id, t.name AS "target_name?", s.feature_id,
-                      s.status, s.started_at, s.ended_at, s.wall_clock_ms, s.api_latency_ms,
+                      s.status AS "status: SessionState", s.started_at, s.ended_at, s.wall_clock_ms, s.api_latency_ms,
                       s.time_to_first_token_ms, COALESCE(s.turn_count, 0) AS "turn_count!",
                       s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
                       s.cache_write_1h_tokens, s.cost_usd::float8 AS "cost_usd!",
                       s.reported_cost_usd::float8 AS reported_cost_usd,
                       (s.cost_usd - s.reported_cost_usd)::float8 AS cost_difference_usd,
-                      s.totals_source, s.reported_num_turns, s.reported_duration_ms,
+                      s.totals_source AS "totals_source: TotalsSource", s.reported_num_turns, s.reported_duration_ms,
                       s.reported_api_ms, COALESCE(s.retry_count, 0) AS "retry_count!",
                       COALESCE(s.max_retries_hit, false) AS "max_retries_hit!",
                       COALESCE(s.model_fallbacks, 0) AS "model_fallbacks!", s.features_completed,
@@ -182,13 +183,13 @@ impl Store {
     ) -> Result<Option<(SessionSummary, Option<String>, serde_json::Value)>, Error> {
         let row = sqlx::query!(
             r#"SELECT s.id, s.external_id, s.target_id, t.name AS "target_name?", s.feature_id,
-                      s.status, s.started_at, s.ended_at, s.wall_clock_ms, s.api_latency_ms,
+                      s.status AS "status: SessionState", s.started_at, s.ended_at, s.wall_clock_ms, s.api_latency_ms,
                       s.time_to_first_token_ms, COALESCE(s.turn_count, 0) AS "turn_count!",
                       s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
                       s.cache_write_1h_tokens, s.cost_usd::float8 AS "cost_usd!",
                       s.reported_cost_usd::float8 AS reported_cost_usd,
                       (s.cost_usd - s.reported_cost_usd)::float8 AS cost_difference_usd,
-                      s.totals_source, s.reported_num_turns, s.reported_duration_ms,
+                      s.totals_source AS "totals_source: TotalsSource", s.reported_num_turns, s.reported_duration_ms,
                       s.reported_api_ms, COALESCE(s.retry_count, 0) AS "retry_count!",
                       COALESCE(s.max_retries_hit, false) AS "max_retries_hit!",
                       COALESCE(s.model_fallbacks, 0) AS "model_fallbacks!", s.features_completed,

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::{Error, Store};
 use crate::config::TestAnalysis;
+use crate::domain::SessionState;
 
 pub use flaky::{FlakyRule, FlakyTest, SessionOutcome, outcome_changes};
 pub use regressions::{Regression, TestId};
@@ -32,8 +33,7 @@ pub struct TestHistoryRow {
     pub session_id: Uuid,
     /// The session id as the producer sent it.
     pub external_id: String,
-    /// running | completed | failed
-    pub status: String,
+    pub status: SessionState,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     /// The session's code revision, else its latest test run's.
@@ -102,7 +102,7 @@ impl Store {
                    WINDOW w AS (ORDER BY started_at, id)
                )
                SELECT t.id AS "session_id!", t.external_id AS "external_id!",
-                      t.status AS "status!", t.started_at AS "started_at!", t.ended_at,
+                      t.status AS "status!: SessionState", t.started_at AS "started_at!", t.ended_at,
                       t.vcs_revision,
                       (SELECT count(*) FROM session_test_runs r WHERE r.session_id = t.id)
                           AS "test_runs!",

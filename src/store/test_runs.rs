@@ -1,5 +1,5 @@
 //! Test runs and their cases (`session_test_runs`, `session_test_cases`), written by the one
-//! ingest path ([`super::ingest`]) for spans and uploaded reports alike, and the session figures
+//! ingest path (`super::write`) for spans and uploaded reports alike, and the session figures
 //! derived from them. The rule for `harness_sessions`: `tests_run`, `tests_passed` and
 //! `tests_failed` (failed + errors) are sums over all runs of the session, and
 //! `test_pass_rate = passed / (total − skipped)`, NULL when nothing ran, clamped to [0, 1] when a
@@ -12,10 +12,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Error, Store};
-use crate::domain::{ID_NAMESPACE, IngestReport, RunTarget, SpanBatch, TestRunRecord};
-
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::{Error, Store, Tx};
+use crate::domain::{
+    ID_NAMESPACE, IngestReport, RunTarget, SpanBatch, TestRunRecord, TestRunSource,
+};
 
 /// `session_test_runs.test_suite` is VARCHAR(255).
 const MAX_SUITE_CHARS: usize = 255;
@@ -275,8 +275,7 @@ pub struct StoredTestRun {
     pub id: Uuid,
     pub session_id: Option<Uuid>,
     pub suite: Option<String>,
-    /// span | junit | libtest-json | nextest-json
-    pub source: String,
+    pub source: TestRunSource,
     pub total: i32,
     pub passed: i32,
     /// Failed tests, not counting `errors`.
@@ -302,7 +301,7 @@ impl Store {
     pub async fn test_run(&self, id: Uuid) -> Result<Option<StoredTestRun>, Error> {
         Ok(sqlx::query_as!(
             StoredTestRun,
-            r#"SELECT r.id, r.session_id, r.test_suite AS suite, r.source,
+            r#"SELECT r.id, r.session_id, r.test_suite AS suite, r.source AS "source: TestRunSource",
                       COALESCE(r.total_tests, 0) AS "total!", COALESCE(r.passed, 0) AS "passed!",
                       COALESCE(r.failed, 0) AS "failed!", r.errors,
                       COALESCE(r.skipped, 0) AS "skipped!", r.duration_ms, r.started_at,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::Error;
 use crate::domain::{IngestReport, SpanBatch};
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use super::Tx;
 
 /// Rows of one (day, model) that concurrent batches spread over.
 const SHARDS: u8 = 8;

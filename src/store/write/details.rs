@@ -1,125 +1,11 @@
-//! Inserts the detail rows of a batch's new records: turns, tool calls and retries. Called by
-//! [`super::ingest`] with only the records the ledger found new, and the session each resolved to.
+//! Inserts the detail rows of a batch's new records: tool calls and retries (turns: see
+//! [`super::turns`]), and what sources report about whole sessions. Called by the write pipeline
+//! with only the records the ledger found new, and the session each resolved to.
 
 use uuid::Uuid;
 
-use super::Error;
 use crate::domain::{IngestReport, SessionRecord, SessionTarget, SpanBatch};
-
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
-
-pub async fn insert_turns(
-    tx: &mut Tx<'_>,
-    batch: &SpanBatch,
-    report: &IngestReport,
-    sessions: &[Option<Uuid>],
-) -> Result<(), Error> {
-    let turns: Vec<_> = report
-        .new_turns
-        .iter()
-        .map(|&i| (&batch.turns[i], sessions[i]))
-        .collect();
-    if turns.is_empty() {
-        return Ok(());
-    }
-    let col = |f: &dyn Fn(&crate::domain::TurnRecord) -> i32| {
-        turns.iter().map(|(t, _)| f(t)).collect::<Vec<i32>>()
-    };
-    sqlx::query!(
-        // tool_calls from the calls already stored (those of this batch are inserted first), so
-        // a turn is written once; later calls are added by super::rollups.
-        r#"INSERT INTO session_turns (id, session_id, turn_number, turn_number_inferred, started_at,
-               finished_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-               reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
-               response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
-               status, attributes, cache_write_1h_tokens, reported_cost_usd, tool_calls)
-           SELECT u.*,
-                  (SELECT jsonb_agg(jsonb_build_object(
-                              'name', c.tool_name, 'file_path', c.file_path,
-                              'started_at', c.started_at, 'duration_ms', c.duration_ms,
-                              'status', c.status) ORDER BY c.started_at, c.span_id)
-                   FROM session_tool_calls c
-                   WHERE c.trace_id = u.trace_id AND c.parent_span_id = u.span_id
-                     AND c.session_id = u.session_id)
-           FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::timestamptz[],
-               $6::timestamptz[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],
-               $12::bytea[], $13::bytea[], $14::bytea[], $15::text[], $16::text[], $17::text[],
-               $18::int[], $19::int[], $20::float8[], $21::int[], $22::text[], $23::jsonb[],
-               $24::int[], $25::float8[])
-             AS u(id, session_id, turn_number, turn_number_inferred, started_at, finished_at,
-                  input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                  reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
-                  response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
-                  status, attributes, cache_write_1h_tokens, reported_cost_usd)"#,
-        &turns
-            .iter()
-            .map(|(t, _)| t.key.row_id())
-            .collect::<Vec<_>>(),
-        &turns.iter().map(|(_, s)| *s).collect::<Vec<_>>() as &[Option<Uuid>],
-        &col(&|t| t.turn_number.unwrap_or(0)),
-        &turns
-            .iter()
-            .map(|(t, _)| t.turn_number.is_none())
-            .collect::<Vec<_>>(),
-        &turns.iter().map(|(t, _)| t.started_at).collect::<Vec<_>>(),
-        &turns.iter().map(|(t, _)| t.finished_at).collect::<Vec<_>>(),
-        &col(&|t| t.usage.input as i32),
-        &col(&|t| t.usage.output as i32),
-        &col(&|t| t.usage.cache_read as i32),
-        &col(&|t| t.usage.cache_write as i32),
-        &turns
-            .iter()
-            .map(|(t, _)| t.reported_input_tokens.and_then(|n| i32::try_from(n).ok()))
-            .collect::<Vec<_>>() as &[Option<i32>],
-        &turns
-            .iter()
-            .map(|(t, _)| t.key.trace_id.clone())
-            .collect::<Vec<_>>(),
-        &turns
-            .iter()
-            .map(|(t, _)| t.key.span_id.clone())
-            .collect::<Vec<_>>(),
-        &turns
-            .iter()
-            .map(|(t, _)| t.parent_span_id.clone())
-            .collect::<Vec<_>>() as &[Option<Vec<u8>>],
-        &turns
-            .iter()
-            .map(|(t, _)| t.provider.clone())
-            .collect::<Vec<_>>() as &[Option<String>],
-        &turns
-            .iter()
-            .map(|(t, _)| t.model.clone())
-            .collect::<Vec<_>>(),
-        &turns
-            .iter()
-            .map(|(t, _)| t.response_model.clone())
-            .collect::<Vec<_>>() as &[Option<String>],
-        &col(&|t| i32::try_from(t.duration_ms()).unwrap_or(i32::MAX)),
-        &turns
-            .iter()
-            .map(|(t, _)| t.time_to_first_token_ms.and_then(|n| i32::try_from(n).ok()))
-            .collect::<Vec<_>>() as &[Option<i32>],
-        &turns.iter().map(|(t, _)| t.cost_usd).collect::<Vec<_>>(),
-        &col(&|t| t.context_window),
-        &turns
-            .iter()
-            .map(|(t, _)| if t.failed { "error" } else { "ok" }.to_string())
-            .collect::<Vec<_>>(),
-        &turns
-            .iter()
-            .map(|(t, _)| t.attributes.clone())
-            .collect::<Vec<_>>(),
-        &col(&|t| t.usage.cache_write_1h as i32),
-        &turns
-            .iter()
-            .map(|(t, _)| t.reported_cost_usd)
-            .collect::<Vec<_>>() as &[Option<f64>],
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
+use crate::store::{Error, Tx};
 
 pub async fn insert_tools(
     tx: &mut Tx<'_>,
@@ -138,7 +24,7 @@ pub async fn insert_tools(
     sqlx::query!(
         // A call whose session was already counted into file_access_log is added here, in the
         // same statement; the others all at once when the session's target becomes known (see
-        // super::file_access).
+        // crate::store::file_access).
         r#"WITH inserted AS (
                INSERT INTO session_tool_calls (id, session_id, trace_id, span_id, parent_span_id,
                    tool_name, file_path, started_at, duration_ms, status, attributes)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
-use super::{IndexRun, Progress, default_threads, index_tree};
+use crate::indexer::{self, IndexRun, Progress, default_threads, index_tree};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -118,7 +118,7 @@ impl Worker {
         &self,
         job: Uuid,
         progress: &Progress,
-        mut walk: tokio::task::JoinHandle<Result<IndexRun, super::Error>>,
+        mut walk: tokio::task::JoinHandle<Result<IndexRun, indexer::Error>>,
     ) -> Result<IndexRun, String> {
         let mut ticks = tokio::time::interval(PROGRESS_EVERY);
         loop {

@@ -1,21 +1,19 @@
 //! Derived values kept current at ingest, recomputed from the detail rows of the sessions a batch
 //! touched: inferred turn numbers, each turn's `tool_calls`, the session totals and timing, and
 //! `token_usage_details` (one row per session and model); the retry columns are recomputed by
-//! [`super::retries::recompute`]. Recomputing rather than incrementing
+//! [`crate::store::retries::recompute`]. Recomputing rather than incrementing
 //! makes the result independent of the order spans arrive in.
 
 use std::collections::HashSet;
 
 use uuid::Uuid;
 
-use super::Error;
 use crate::domain::{IngestReport, SpanBatch};
-
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use crate::store::{Error, Tx};
 
 /// The turns whose `tool_calls` a batch can change after their insert: stored turns that are
 /// parents of its new tool calls, and every turn of traces whose orphans it attached (turns new
-/// in the batch got theirs at insert, see [`super::details::insert_turns`]). Only these are
+/// in the batch got theirs at insert, see [`super::turns::insert_turns`]). Only these are
 /// rebuilt, so the cost follows the batch rather than the size of its sessions.
 pub struct ChangedTurns {
     trace_ids: Vec<Vec<u8>>,
@@ -51,6 +49,7 @@ impl ChangedTurns {
     }
 }
 
+/// Recomputes what the detail rows of `sessions` determine, one stage per derived value.
 pub async fn recompute_sessions(
     tx: &mut Tx<'_>,
     sessions: &[Uuid],
@@ -59,6 +58,16 @@ pub async fn recompute_sessions(
     if sessions.is_empty() {
         return Ok(());
     }
+    number_inferred_turns(tx, sessions).await?;
+    rebuild_parented_tool_calls(tx, sessions, changed).await?;
+    rebuild_unparented_tool_calls(tx, sessions).await?;
+    recompute_session_totals(tx, sessions).await?;
+    recompute_token_usage(tx, sessions).await?;
+    Ok(())
+}
+
+/// Inferred turn numbers.
+async fn number_inferred_turns(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
     // Turns without acd.turn.number are numbered by start time within their session.
     sqlx::query!(
         r#"UPDATE session_turns t SET turn_number = r.rn
@@ -71,7 +80,15 @@ pub async fn recompute_sessions(
     )
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
 
+/// `tool_calls` of the turns whose child tool calls changed.
+async fn rebuild_parented_tool_calls(
+    tx: &mut Tx<'_>,
+    sessions: &[Uuid],
+    changed: &ChangedTurns,
+) -> Result<(), Error> {
     sqlx::query!(
         r#"UPDATE session_turns t SET tool_calls = agg.calls
            FROM (SELECT c.trace_id, c.parent_span_id,
@@ -94,7 +111,11 @@ pub async fn recompute_sessions(
     )
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
 
+/// `tool_calls` of the turns that tool calls without a parent span belong to.
+async fn rebuild_unparented_tool_calls(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
     // Tool calls with no parent span (Claude Code's tool_result events) belong to the latest
     // turn of their session that finished before the tool started: the call that asked for it.
     sqlx::query!(
@@ -117,7 +138,11 @@ pub async fn recompute_sessions(
     )
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
 
+/// Session totals and timing, unless the source's own totals stand (`totals_source = 'result'`).
+async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
     // Session totals. A session whose span has not arrived yet (span_id IS NULL) takes its
     // start and wall clock from its turns.
     sqlx::query!(
@@ -181,7 +206,11 @@ pub async fn recompute_sessions(
     )
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
 
+/// `token_usage_details`: one row per session and model.
+async fn recompute_token_usage(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
     // DECIMAL(5,4) holds at most 9.9999: ratios are capped there rather than failing the batch.
     sqlx::query!(
         r#"INSERT INTO token_usage_details (id, session_id, model, input_tokens, output_tokens,

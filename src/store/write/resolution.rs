@@ -5,10 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
-use super::Error;
 use crate::domain::{SpanBatch, SpanKey};
-
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+use crate::store::{Error, Tx};
 
 /// The session each span of the batch belongs to, where it can be known.
 pub(super) struct Resolution {

@@ -1,0 +1,149 @@
+//! The closed sets of values that columns hold as text, as enums. Each variant's text is exactly
+//! what the database stores (and what the JSON shows), so reading a row into one of these
+//! changes nothing on the wire; an unknown value in a row is a decode error, not a new state.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What a span of the `otlp_spans` ledger was stored as (`otlp_spans.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum SpanKind {
+    Session,
+    Turn,
+    Tool,
+    Retry,
+    TestRun,
+}
+
+impl SpanKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanKind::Session => "session",
+            SpanKind::Turn => "turn",
+            SpanKind::Tool => "tool",
+            SpanKind::Retry => "retry",
+            SpanKind::TestRun => "test_run",
+        }
+    }
+}
+
+/// A session's status as stored (`harness_sessions.status`): `running` until its session span
+/// arrives (turns seen first), then what the span said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum SessionState {
+    Running,
+    Completed,
+    Failed,
+}
+
+/// Where a session's totals come from (`harness_sessions.totals_source`, CHECKed in 0006).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum TotalsSource {
+    /// Sums of the turns.
+    Turns,
+    /// Per-turn parsing was incomplete: the source's session-level figures.
+    Result,
+}
+
+/// State of a reindex job (`codebase_index_jobs.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum IndexJobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl IndexJobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexJobState::Queued => "queued",
+            IndexJobState::Running => "running",
+            IndexJobState::Succeeded => "succeeded",
+            IndexJobState::Failed => "failed",
+        }
+    }
+}
+
+/// Why a model call was retried (`session_retries.reason`), also a metric label; see
+/// [`crate::domain::retry_reason`] for how one is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum RetryReason {
+    RateLimit,
+    Overloaded,
+    Error,
+    Timeout,
+    ModelFallback,
+}
+
+impl RetryReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryReason::RateLimit => "rate_limit",
+            RetryReason::Overloaded => "overloaded",
+            RetryReason::Error => "error",
+            RetryReason::Timeout => "timeout",
+            RetryReason::ModelFallback => "model_fallback",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_text_is_the_column_text() {
+        let json = |v: &dyn erased::Json| v.text();
+        assert_eq!(json(&SpanKind::TestRun), SpanKind::TestRun.as_str());
+        assert_eq!(json(&IndexJobState::Succeeded), "succeeded");
+        assert_eq!(json(&TotalsSource::Result), "result");
+        assert_eq!(json(&SessionState::Running), "running");
+        for source in [
+            crate::domain::TestRunSource::Span,
+            crate::domain::TestRunSource::Junit,
+            crate::domain::TestRunSource::LibtestJson,
+            crate::domain::TestRunSource::NextestJson,
+        ] {
+            assert_eq!(json(&source), source.as_str());
+        }
+        for (reason, text) in [
+            RetryReason::RateLimit,
+            RetryReason::Overloaded,
+            RetryReason::Error,
+            RetryReason::Timeout,
+            RetryReason::ModelFallback,
+        ]
+        .into_iter()
+        .zip(crate::domain::RETRY_REASONS)
+        {
+            assert_eq!(json(&reason), text);
+            assert_eq!(reason.as_str(), text);
+        }
+    }
+
+    mod erased {
+        pub trait Json {
+            fn text(&self) -> String;
+        }
+        impl<T: serde::Serialize> Json for T {
+            fn text(&self) -> String {
+                serde_json::to_value(self)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }
+        }
+    }
+}

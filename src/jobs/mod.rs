@@ -1,0 +1,5 @@
+//! Background jobs that `serve` runs beside its listeners, one file per job. Each one only
+//! schedules and logs; the SQL it runs lives in the store.
+
+pub mod index_worker;
+pub mod retention;

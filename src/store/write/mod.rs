@@ -1,0 +1,71 @@
+//! Writes one OTLP batch in one transaction, as a pipeline of named stages:
+//!
+//! 1. [`lock_traces`] and [`resolve_sessions`]: serialise batches sharing a trace, and find the
+//!    session each record belongs to;
+//! 2. [`ledger::claim_new_spans`]: the `otlp_spans` ledger decides which spans are new;
+//! 3. [`write_records`]: targets and sessions, then the detail rows of the new records;
+//! 4. [`derive::recompute`]: attach earlier orphans, then recompute what the batch changed.
+//!
+//! Idempotency comes from the ledger: every span is first inserted there with ON CONFLICT DO
+//! NOTHING, and only spans that were new are written further, so a retried batch, or the same
+//! span sent to two replicas, changes nothing. Turns and tools that arrive before their session
+//! are stored with no session and attached when the session (or any span naming it) arrives in
+//! the same trace; session totals are then recomputed from the detail rows, so the result does
+//! not depend on arrival order.
+
+mod derive;
+mod details;
+mod ledger;
+mod resolution;
+mod rollups;
+mod sessions;
+mod turns;
+
+use self::resolution::{Resolution, lock_traces, resolve_sessions};
+use super::{Error, Store, Tx, context, test_runs};
+use crate::domain::{IngestReport, SessionRecord, SpanBatch};
+
+impl Store {
+    pub async fn write_spans(&self, batch: &SpanBatch) -> Result<IngestReport, Error> {
+        if batch.stored_span_count() == 0 {
+            return Ok(IngestReport::default());
+        }
+        let mut tx = self.pool().begin().await?;
+        lock_traces(&mut tx, batch).await?;
+        let resolution = resolve_sessions(&mut tx, batch).await?;
+        let mut report = ledger::claim_new_spans(&mut tx, batch, &resolution).await?;
+        if report.new_span_count() > 0 {
+            let new_sessions: Vec<&SessionRecord> = report
+                .new_sessions
+                .iter()
+                .map(|&i| &batch.sessions[i])
+                .collect();
+            write_records(&mut tx, batch, &report, &resolution, &new_sessions).await?;
+            derive::recompute(&mut tx, batch, &mut report, &resolution, &new_sessions).await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+/// Targets and sessions first, then the details that reference them.
+async fn write_records(
+    tx: &mut Tx<'_>,
+    batch: &SpanBatch,
+    report: &IngestReport,
+    resolution: &Resolution,
+    new_sessions: &[&SessionRecord],
+) -> Result<(), Error> {
+    sessions::upsert_targets(tx, new_sessions).await?;
+    sessions::ensure_placeholder_sessions(tx, batch, report, resolution).await?;
+    sessions::upsert_sessions(tx, new_sessions).await?;
+    details::apply_reported(tx, new_sessions).await?;
+    details::apply_session_targets(tx, &batch.session_targets).await?;
+    // Tools first: a turn is inserted with the tool calls already stored.
+    details::insert_tools(tx, batch, report, &resolution.tools).await?;
+    turns::insert_turns(tx, batch, report, &resolution.turns).await?;
+    context::insert_turns(tx, batch, report, &resolution.turns).await?;
+    details::insert_retries(tx, batch, report, &resolution.retries).await?;
+    test_runs::insert(tx, batch, report, &resolution.test_runs).await?;
+    Ok(())
+}

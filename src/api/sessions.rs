@@ -5,11 +5,22 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Path, Query, parse_id};
 use super::{ApiState, Error};
 use crate::store::sessions::{ModelUsage, SessionFilter, SessionSummary, TurnRow};
+
+/// The session list, one session, its turns and its timing.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(turns))
+        .routes(routes!(timing))
+}
 
 const MAX_PAGE: i64 = 500;
 
@@ -132,8 +143,8 @@ async fn find(
         .ok_or_else(|| Error::NotFound(format!("session {id} not found")))
 }
 
-#[utoipa::path(get, path = "/api/db/sessions/{id}", tag = "sessions",
-    params(("id" = Uuid, Path, description = "Session id")),
+#[utoipa::path(get, path = "/api/db/sessions/{session_id}", tag = "sessions",
+    params(("session_id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = SessionDetail), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn show(
@@ -156,8 +167,8 @@ pub struct TurnList {
     pub turns: Vec<TurnRow>,
 }
 
-#[utoipa::path(get, path = "/api/db/sessions/{id}/turns", tag = "sessions",
-    params(("id" = Uuid, Path, description = "Session id")),
+#[utoipa::path(get, path = "/api/db/sessions/{session_id}/turns", tag = "sessions",
+    params(("session_id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = TurnList), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn turns(
@@ -224,8 +235,8 @@ pub struct SessionTiming {
     pub turns: Vec<TurnTiming>,
 }
 
-#[utoipa::path(get, path = "/api/db/sessions/{id}/timing", tag = "sessions",
-    params(("id" = Uuid, Path, description = "Session id")),
+#[utoipa::path(get, path = "/api/db/sessions/{session_id}/timing", tag = "sessions",
+    params(("session_id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = SessionTiming), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn timing(

@@ -125,10 +125,43 @@ pub struct SessionDetail {
     pub session: SessionSummary,
     pub status_message: Option<String>,
     /// Per-model token usage (token_usage_details).
-    pub models: Vec<ModelUsage>,
+    pub models: Vec<SessionModelUsage>,
     /// The session span's attributes, including ones this service does not interpret.
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
+}
+
+// Not the store row itself: the row's schema name, `ModelUsage`, is also the Claude CLI's
+// `modelUsage` entry in the ingest body, and sharing it made the document describe this list
+// with that shape.
+/// One model's usage in a session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionModelUsage {
+    pub model: String,
+    pub input_tokens: i32,
+    pub output_tokens: i32,
+    pub cache_read_tokens: i32,
+    pub cache_write_tokens: i32,
+    pub cache_hit_rate: Option<f64>,
+    pub context_utilization: Option<f64>,
+    pub cost_usd: f64,
+    pub request_count: i32,
+}
+
+impl From<ModelUsage> for SessionModelUsage {
+    fn from(row: ModelUsage) -> Self {
+        Self {
+            model: row.model,
+            input_tokens: row.input_tokens,
+            output_tokens: row.output_tokens,
+            cache_read_tokens: row.cache_read_tokens,
+            cache_write_tokens: row.cache_write_tokens,
+            cache_hit_rate: row.cache_hit_rate,
+            context_utilization: row.context_utilization,
+            cost_usd: row.cost_usd,
+            request_count: row.request_count,
+        }
+    }
 }
 
 async fn find(
@@ -153,6 +186,7 @@ pub async fn show(
 ) -> Result<Json<SessionDetail>, Error> {
     let (session, status_message, attributes) = find(&state, &id).await?;
     let models = state.store.session_models(session.id).await?;
+    let models = models.into_iter().map(SessionModelUsage::from).collect();
     Ok(Json(SessionDetail {
         session,
         status_message,

@@ -145,7 +145,8 @@ pub struct OptimizeResponse {
     params(("target_id" = Uuid, Path, description = "Target id")),
     request_body = OptimizeRequest,
     responses((status = 200, body = OptimizeResponse), (status = 400, body = super::ErrorBody),
-              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody),
+              (status = 415, body = super::ErrorBody, description = "The body is not JSON")))]
 pub async fn optimize(
     State(state): State<ApiState>,
     Path(id): Path<String>,

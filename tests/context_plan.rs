@@ -282,11 +282,11 @@ async fn bad_plan_requests_get_json_4xx() {
     }
     let (_, doc) = app.get("/api/openapi.json").await;
     for path in [
-        "/api/db/context/{sessionId}",
-        "/api/db/context/hot-files/{repoId}",
+        "/api/db/context/{session_id}",
+        "/api/db/context/hot-files/{target_id}",
     ] {
         assert!(doc["paths"][path]["get"].is_object(), "{path}");
     }
-    assert!(doc["paths"]["/api/db/context/optimize/{repoId}"]["post"].is_object());
+    assert!(doc["paths"]["/api/db/context/optimize/{target_id}"]["post"].is_object());
     app.shutdown().await;
 }

@@ -146,9 +146,9 @@ async fn health_readiness_and_openapi() {
     assert_eq!(status, 200);
     for path in [
         "/api/db/sessions",
-        "/api/db/sessions/{id}",
-        "/api/db/sessions/{id}/turns",
-        "/api/db/sessions/{id}/timing",
+        "/api/db/sessions/{session_id}",
+        "/api/db/sessions/{session_id}/turns",
+        "/api/db/sessions/{session_id}/timing",
         "/api/db/token-usage",
         "/api/db/token-usage/by-model",
         "/api/db/token-usage/efficiency",

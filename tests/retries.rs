@@ -389,7 +389,7 @@ async fn bad_retry_parameters_are_json_400s_and_unknown_sessions_404() {
     assert_eq!(empty["max_retries"]["share"], Value::Null);
 
     let (_, doc) = app.get("/api/openapi.json").await;
-    for path in ["/api/db/retries/{sessionId}", "/api/db/retries/summary"] {
+    for path in ["/api/db/retries/{session_id}", "/api/db/retries/summary"] {
         assert!(doc["paths"][path]["get"].is_object(), "{path} in OpenAPI");
     }
     app.shutdown().await;

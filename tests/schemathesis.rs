@@ -53,7 +53,7 @@ async fn every_rest_endpoint_survives_schemathesis() {
             "not_a_server_error,status_code_conformance,content_type_conformance,\
              response_schema_conformance,response_headers_conformance",
             "--exclude-path-regex",
-            r"^/api/db/(targets|codebase/\{repoId\}/reindex)$",
+            r"^/api/db/(targets|codebase/\{target_id\}/reindex)$",
             "--max-time",
             &seconds.to_string(),
             "--request-timeout",

@@ -213,7 +213,7 @@ async fn bad_parameters_get_json_400_and_unknown_targets_404() {
     }
     let (_, doc) = app.get("/api/openapi.json").await;
     for path in [
-        "/api/db/tests/{repoId}",
+        "/api/db/tests/{target_id}",
         "/api/db/tests/flaky",
         "/api/db/tests/regressions",
     ] {

@@ -306,7 +306,7 @@ async fn bad_reports_get_a_clear_4xx_and_store_nothing() {
     }
     assert_eq!(tests_of(&app, SESSION).await, (0, 0, 0, None));
     let (_, doc) = app.get("/api/openapi.json").await;
-    let op = &doc["paths"]["/api/db/sessions/{id}/test-runs"]["post"];
+    let op = &doc["paths"]["/api/db/sessions/{session_id}/test-runs"]["post"];
     assert!(
         op["responses"]["201"].is_object(),
         "OpenAPI lists the endpoint: {op}"

@@ -1,4 +1,4 @@
-//! `/api/db/sessions/{id}/claude-code-metrics`: what Claude Code's own OTLP metrics say about a
+//! `/api/db/sessions/{session_id}/claude-code-metrics`: what Claude Code's own OTLP metrics say about a
 //! session, one entry per series (metric + attributes) with its total. A cross-check of the
 //! session's turns, which come from Claude Code's events (see docs/claude-code-telemetry.md).
 
@@ -6,11 +6,17 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Path, parse_id};
 use super::{ApiState, Error};
 use crate::store::claude_metrics::SeriesTotal;
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(show))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClaudeCodeMetrics {
@@ -19,8 +25,8 @@ pub struct ClaudeCodeMetrics {
     pub series: Vec<SeriesTotal>,
 }
 
-#[utoipa::path(get, path = "/api/db/sessions/{id}/claude-code-metrics", tag = "sessions",
-    params(("id" = Uuid, Path, description = "Session id (Claude Code's session.id)")),
+#[utoipa::path(get, path = "/api/db/sessions/{session_id}/claude-code-metrics", tag = "sessions",
+    params(("session_id" = Uuid, Path, description = "Session id (Claude Code's session.id)")),
     responses((status = 200, body = ClaudeCodeMetrics), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn show(

@@ -7,12 +7,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Path, Query, parse_id};
 use super::{ApiState, Error};
 use crate::store::codebase::{CodebaseIndex, CodebaseSize, Target};
 use crate::store::codebase_jobs::IndexJob;
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(largest))
+        .routes(routes!(job))
+        .routes(routes!(show))
+        .routes(routes!(reindex))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReindexAccepted {
@@ -56,8 +66,8 @@ impl LimitQuery {
     }
 }
 
-#[utoipa::path(post, path = "/api/db/codebase/{repoId}/reindex", tag = "codebase",
-    params(("repoId" = Uuid, Path, description = "Target id")),
+#[utoipa::path(post, path = "/api/db/codebase/{target_id}/reindex", tag = "codebase",
+    params(("target_id" = Uuid, Path, description = "Target id")),
     responses((status = 202, body = ReindexAccepted), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn reindex(
@@ -88,8 +98,8 @@ pub async fn reindex(
     ))
 }
 
-#[utoipa::path(get, path = "/api/db/codebase/jobs/{jobId}", tag = "codebase",
-    params(("jobId" = Uuid, Path, description = "Job id from the reindex answer")),
+#[utoipa::path(get, path = "/api/db/codebase/jobs/{job_id}", tag = "codebase",
+    params(("job_id" = Uuid, Path, description = "Job id from the reindex answer")),
     responses((status = 200, body = IndexJob), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn job(
@@ -105,8 +115,8 @@ pub async fn job(
         .ok_or_else(|| Error::NotFound(format!("index job {id} not found")))
 }
 
-#[utoipa::path(get, path = "/api/db/codebase/{repoId}", tag = "codebase",
-    params(("repoId" = Uuid, Path, description = "Target id"), LimitQuery),
+#[utoipa::path(get, path = "/api/db/codebase/{target_id}", tag = "codebase",
+    params(("target_id" = Uuid, Path, description = "Target id"), LimitQuery),
     responses((status = 200, body = CodebaseDetail), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn show(

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::path::Path as FsPath;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use axum::Json;
 use axum::extract::State;
@@ -18,6 +20,13 @@ use crate::context::plan::{DEFAULT_LRU_SIZE, LAYOUT_WINDOW, default_budget};
 use crate::context::{Candidate, Plan, PlanInput, history};
 use crate::store::context::TurnContextRow;
 use crate::store::file_access::HotFile;
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(hot_files))
+        .routes(routes!(optimize))
+        .routes(routes!(session))
+}
 
 /// Files above this size are left out of a plan (generated or data files).
 const MAX_PLAN_FILE_BYTES: u64 = 1 << 20;
@@ -36,8 +45,8 @@ pub struct SessionContext {
     pub compactions: i64,
 }
 
-#[utoipa::path(get, path = "/api/db/context/{sessionId}", tag = "context",
-    params(("sessionId" = Uuid, Path, description = "Session id")),
+#[utoipa::path(get, path = "/api/db/context/{session_id}", tag = "context",
+    params(("session_id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = SessionContext), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn session(
@@ -78,8 +87,8 @@ pub struct HotFiles {
     pub files: Vec<HotFile>,
 }
 
-#[utoipa::path(get, path = "/api/db/context/hot-files/{repoId}", tag = "context",
-    params(("repoId" = Uuid, Path, description = "Target id"), HotFilesQuery),
+#[utoipa::path(get, path = "/api/db/context/hot-files/{target_id}", tag = "context",
+    params(("target_id" = Uuid, Path, description = "Target id"), HotFilesQuery),
     responses((status = 200, body = HotFiles), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn hot_files(
@@ -132,11 +141,12 @@ pub struct OptimizeResponse {
     pub plan: Plan,
 }
 
-#[utoipa::path(post, path = "/api/db/context/optimize/{repoId}", tag = "context",
-    params(("repoId" = Uuid, Path, description = "Target id")),
+#[utoipa::path(post, path = "/api/db/context/optimize/{target_id}", tag = "context",
+    params(("target_id" = Uuid, Path, description = "Target id")),
     request_body = OptimizeRequest,
     responses((status = 200, body = OptimizeResponse), (status = 400, body = super::ErrorBody),
-              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+              (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody),
+              (status = 415, body = super::ErrorBody, description = "The body is not JSON")))]
 pub async fn optimize(
     State(state): State<ApiState>,
     Path(id): Path<String>,

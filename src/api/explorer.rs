@@ -13,11 +13,23 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::extract::Path;
+
+/// The page and its assets (outside the OpenAPI document: not part of the REST API), and the
+/// config the page reads.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .route("/", get(index))
+        .route("/ui/{*file}", get(asset))
+        .routes(routes!(config))
+}
 
 /// The embedded assets: (path under /ui/, content type, body).
 const ASSETS: &[(&str, &str, &str)] = &[

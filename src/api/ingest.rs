@@ -3,10 +3,13 @@
 //! it) goes through the ingest service, exactly as `ingest` does against the database, and is
 //! counted in /metrics. Re-sending the same run changes nothing.
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Json, Query};
@@ -14,6 +17,11 @@ use super::{ApiState, Error};
 use crate::claude::ParsedRun;
 use crate::claude::to_batch::MapOptions;
 use crate::ingest::IngestSummary;
+
+/// Runs are as large as `max_body_bytes` allows, not axum's 2 MB default.
+pub fn router(max_body_bytes: usize) -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(claude_run).layer(DefaultBodyLimit::max(max_body_bytes)))
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct IngestQuery {

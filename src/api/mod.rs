@@ -13,19 +13,17 @@ mod ops;
 mod retries;
 mod sessions;
 mod targets;
+mod test_analysis;
 mod test_runs;
-mod tests;
 mod token_usage;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
 
 pub use error::{Error, ErrorBody};
 pub use explorer::is_public as is_public_explorer_path;
-pub use openapi::ApiDoc;
 
 use crate::config::TestAnalysis;
 use crate::metrics::Metrics;
@@ -51,61 +49,38 @@ pub struct ApiState {
     pub target_roots: Arc<Vec<std::path::PathBuf>>,
 }
 
+/// Every route, each declared once beside its handler: the resource modules' routers merged,
+/// and the OpenAPI document made from the same merge, so the two cannot drift apart.
 pub fn router(state: ApiState) -> Router {
-    let ingest_limit = DefaultBodyLimit::max(state.max_body_bytes);
-    Router::new()
+    let (router, document) = resources(state.max_body_bytes).split_for_parts();
+    router
         .route(
-            "/api/db/ingest/claude-run",
-            post(ingest::claude_run).layer(ingest_limit),
+            "/api/openapi.json",
+            openapi::serve(openapi::finish(document)),
         )
-        .route(
-            "/api/db/sessions/{id}/test-runs",
-            post(test_runs::create).layer(DefaultBodyLimit::max(state.max_body_bytes)),
-        )
-        .route("/api/db/sessions", get(sessions::list))
-        .route("/api/db/sessions/{id}", get(sessions::show))
-        .route("/api/db/sessions/{id}/turns", get(sessions::turns))
-        .route("/api/db/sessions/{id}/timing", get(sessions::timing))
-        .route(
-            "/api/db/sessions/{id}/claude-code-metrics",
-            get(claude_code_metrics::show),
-        )
-        .route("/api/db/retries/summary", get(retries::summary))
-        .route("/api/db/retries/{id}", get(retries::history))
-        .route("/api/db/tests/flaky", get(tests::flaky))
-        .route("/api/db/tests/regressions", get(tests::regressions))
-        .route("/api/db/tests/{repo_id}", get(tests::history))
-        .route("/api/db/token-usage", get(token_usage::over_time))
-        .route("/api/db/token-usage/by-model", get(token_usage::by_model))
-        .route(
-            "/api/db/token-usage/efficiency",
-            get(token_usage::efficiency),
-        )
-        .route(
-            "/api/db/targets",
-            get(targets::list).post(targets::register),
-        )
-        .route("/api/db/codebase/largest", get(codebase::largest))
-        .route("/api/db/codebase/jobs/{id}", get(codebase::job))
-        .route("/api/db/codebase/{id}", get(codebase::show))
-        .route("/api/db/codebase/{id}/reindex", post(codebase::reindex))
-        .route(
-            "/api/db/context/hot-files/{repo_id}",
-            get(context::hot_files),
-        )
-        .route(
-            "/api/db/context/optimize/{repo_id}",
-            post(context::optimize),
-        )
-        .route("/api/db/context/{session_id}", get(context::session))
-        .route("/api/openapi.json", get(openapi::document))
-        .route("/", get(explorer::index))
-        .route("/ui/{*file}", get(explorer::asset))
-        .route("/api/explorer/config", get(explorer::config))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .merge(ops::router())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state)
+}
+
+/// The OpenAPI document of the REST API, as `/api/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::finish(resources(0).into_openapi())
+}
+
+/// The documented resources (and the explorer, whose config endpoint is documented).
+fn resources(max_body_bytes: usize) -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(sessions::router())
+        .merge(claude_code_metrics::router())
+        .merge(test_runs::router(max_body_bytes))
+        .merge(ingest::router(max_body_bytes))
+        .merge(token_usage::router())
+        .merge(targets::router())
+        .merge(codebase::router())
+        .merge(context::router())
+        .merge(retries::router())
+        .merge(test_analysis::router())
+        .merge(explorer::router())
 }

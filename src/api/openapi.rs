@@ -1,141 +1,47 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document's frame (title, description) and what every operation may also answer.
+//! Paths and schemas come from the handlers' `#[utoipa::path]`, collected by the resource
+//! routers (`utoipa_axum::routes!`) merged in [`super::router`].
 
-use axum::Json;
-use utoipa::OpenApi;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get};
+use utoipa::{Modify, OpenApi};
 
-use super::{
-    ErrorBody, claude_code_metrics, codebase, context, explorer, ingest, retries, sessions,
-    targets, test_runs, tests, token_usage,
-};
-use crate::claude::model as claude;
-use crate::ingest::IngestSummary;
-use crate::store::claude_metrics::SeriesTotal;
-use crate::store::retries::{FallbackPair, ModelRate, ReasonRate, RetryRow, SuccessAfter};
-use crate::store::sessions::{ModelUsage, SessionSummary, TurnRow};
-use crate::store::test_analysis::{
-    FlakyRule, FlakyTest, Regression, SessionOutcome, TestHistoryRow, TestId,
-};
-use crate::store::test_runs::StoredTestRun;
-use crate::store::token_usage::{DailyUsage, ModelTotals};
+use super::ApiState;
 
 #[derive(OpenApi)]
-#[openapi(
-    modifiers(&GuardResponses),
-    info(
-        title = "acd-collector REST API",
-        description = "Metrics of autonomous coding harness sessions"
-    ),
-    paths(
-        sessions::list,
-        sessions::show,
-        sessions::turns,
-        sessions::timing,
-        claude_code_metrics::show,
-        token_usage::over_time,
-        token_usage::by_model,
-        token_usage::efficiency,
-        ingest::claude_run,
-        targets::register,
-        targets::list,
-        codebase::reindex,
-        codebase::job,
-        codebase::show,
-        codebase::largest,
-        context::session,
-        context::hot_files,
-        context::optimize,
-        test_runs::create,
-        retries::history,
-        retries::summary,
-        tests::history,
-        tests::flaky,
-        tests::regressions,
-        explorer::config,
-    ),
-    components(schemas(
-        ErrorBody,
-        explorer::ExplorerConfig,
-        context::SessionContext,
-        context::HotFiles,
-        context::OptimizeRequest,
-        context::OptimizeResponse,
-        crate::store::context::TurnContextRow,
-        crate::store::file_access::HotFile,
-        crate::context::Plan,
-        crate::context::PlannedFile,
-        crate::context::Reason,
-        crate::context::Segments,
-        crate::context::plan::ScoreParts,
-        crate::context::calibrate::Calibration,
-        crate::context::Mix,
-        crate::context::Weights,
-        crate::context::truncate::LineRange,
-        SessionSummary,
-        ModelUsage,
-        TurnRow,
-        DailyUsage,
-        ModelTotals,
-        sessions::SessionPage,
-        sessions::SessionDetail,
-        sessions::TurnList,
-        sessions::SessionTiming,
-        sessions::TurnTiming,
-        sessions::Percentiles,
-        token_usage::UsageOverTime,
-        token_usage::UsageByModel,
-        token_usage::ModelBreakdown,
-        token_usage::Efficiency,
-        token_usage::EfficiencyTargets,
-        claude_code_metrics::ClaudeCodeMetrics,
-        SeriesTotal,
-        IngestSummary,
-        claude::ParsedRun,
-        claude::SourceFormat,
-        claude::ParsedTurn,
-        claude::Usage,
-        claude::OutputSource,
-        claude::ParsedToolCall,
-        claude::ParsedRetry,
-        claude::ParsedCompaction,
-        claude::ResultLine,
-        claude::ModelUsage,
-        targets::RegisterTarget,
-        targets::TargetList,
-        codebase::ReindexAccepted,
-        codebase::CodebaseDetail,
-        codebase::LargestCodebases,
-        crate::store::codebase::Target,
-        crate::store::codebase::CodebaseIndex,
-        crate::store::codebase::CodebaseSize,
-        crate::store::codebase_jobs::IndexJob,
-        test_runs::TestRunResponse,
-        StoredTestRun,
-        retries::RetryHistory,
-        retries::RetrySummary,
-        retries::MaxRetries,
-        RetryRow,
-        ReasonRate,
-        ModelRate,
-        SuccessAfter,
-        FallbackPair,
-        tests::TestHistory,
-        tests::FlakyTests,
-        tests::Regressions,
-        TestHistoryRow,
-        FlakyTest,
-        FlakyRule,
-        SessionOutcome,
-        Regression,
-        TestId,
-    ))
-)]
-pub struct ApiDoc;
+#[openapi(info(
+    title = "acd-collector REST API",
+    description = "Metrics of autonomous coding harness sessions"
+))]
+struct Frame;
+
+/// The document before any route is added.
+pub fn base() -> utoipa::openapi::OpenApi {
+    Frame::openapi()
+}
+
+/// The merged routers' document with the guard's answers added to every operation (a
+/// `modifiers(...)` on [`Frame`] would run before the routes exist).
+pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    GuardResponses.modify(&mut document);
+    document
+}
+
+/// `GET /api/openapi.json`: the document is fixed once the routers are built, so it is
+/// serialised once.
+pub fn serve(document: utoipa::openapi::OpenApi) -> MethodRouter<ApiState> {
+    let body = axum::body::Bytes::from(
+        serde_json::to_vec(&document).expect("an OpenAPI document always serialises"),
+    );
+    get(move || async move { ([(header::CONTENT_TYPE, "application/json")], body).into_response() })
+}
 
 /// What the guard ([`crate::guard`]) may answer on any operation, documented once: the optional
 /// bearer token (401), the read-only switch on mutating operations (403) and the time-out (408).
 struct GuardResponses;
 
-impl utoipa::Modify for GuardResponses {
+impl Modify for GuardResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -176,8 +82,4 @@ impl utoipa::Modify for GuardResponses {
             }
         }
     }
-}
-
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
 }

@@ -7,9 +7,19 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::{ApiState, Error};
+
+/// Health, readiness and metrics: for probes and scrapers, not in the OpenAPI document.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
 
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))

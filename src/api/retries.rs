@@ -6,11 +6,19 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{DaysQuery, Path, Query, parse_id};
 use super::{ApiState, Error};
 use crate::store::retries::{FallbackPair, ModelRate, ReasonRate, RetryRow, SuccessAfter};
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(history))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RetryHistory {
@@ -18,8 +26,8 @@ pub struct RetryHistory {
     pub retries: Vec<RetryRow>,
 }
 
-#[utoipa::path(get, path = "/api/db/retries/{sessionId}", tag = "retries",
-    params(("sessionId" = Uuid, Path, description = "Session id")),
+#[utoipa::path(get, path = "/api/db/retries/{session_id}", tag = "retries",
+    params(("session_id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = RetryHistory), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn history(

@@ -5,11 +5,22 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Path, Query, parse_id};
 use super::{ApiState, Error};
 use crate::store::sessions::{ModelUsage, SessionFilter, SessionSummary, TurnRow};
+
+/// The session list, one session, its turns and its timing.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(turns))
+        .routes(routes!(timing))
+}
 
 const MAX_PAGE: i64 = 500;
 
@@ -114,10 +125,43 @@ pub struct SessionDetail {
     pub session: SessionSummary,
     pub status_message: Option<String>,
     /// Per-model token usage (token_usage_details).
-    pub models: Vec<ModelUsage>,
+    pub models: Vec<SessionModelUsage>,
     /// The session span's attributes, including ones this service does not interpret.
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
+}
+
+// Not the store row itself: the row's schema name, `ModelUsage`, is also the Claude CLI's
+// `modelUsage` entry in the ingest body, and sharing it made the document describe this list
+// with that shape.
+/// One model's usage in a session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionModelUsage {
+    pub model: String,
+    pub input_tokens: i32,
+    pub output_tokens: i32,
+    pub cache_read_tokens: i32,
+    pub cache_write_tokens: i32,
+    pub cache_hit_rate: Option<f64>,
+    pub context_utilization: Option<f64>,
+    pub cost_usd: f64,
+    pub request_count: i32,
+}
+
+impl From<ModelUsage> for SessionModelUsage {
+    fn from(row: ModelUsage) -> Self {
+        Self {
+            model: row.model,
+            input_tokens: row.input_tokens,
+            output_tokens: row.output_tokens,
+            cache_read_tokens: row.cache_read_tokens,
+            cache_write_tokens: row.cache_write_tokens,
+            cache_hit_rate: row.cache_hit_rate,
+            context_utilization: row.context_utilization,
+            cost_usd: row.cost_usd,
+            request_count: row.request_count,
+        }
+    }
 }
 
 async fn find(
@@ -132,8 +176,8 @@ async fn find(
         .ok_or_else(|| Error::NotFound(format!("session {id} not found")))
 }
 
-#[utoipa::path(get, path = "/api/db/sessions/{id}", tag = "sessions",
-    params(("id" = Uuid, Path, description = "Session id")),
+#[utoipa::path(get, path = "/api/db/sessions/{session_id}", tag = "sessions",
+    params(("session_id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = SessionDetail), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn show(
@@ -142,6 +186,7 @@ pub async fn show(
 ) -> Result<Json<SessionDetail>, Error> {
     let (session, status_message, attributes) = find(&state, &id).await?;
     let models = state.store.session_models(session.id).await?;
+    let models = models.into_iter().map(SessionModelUsage::from).collect();
     Ok(Json(SessionDetail {
         session,
         status_message,
@@ -156,8 +201,8 @@ pub struct TurnList {
     pub turns: Vec<TurnRow>,
 }
 
-#[utoipa::path(get, path = "/api/db/sessions/{id}/turns", tag = "sessions",
-    params(("id" = Uuid, Path, description = "Session id")),
+#[utoipa::path(get, path = "/api/db/sessions/{session_id}/turns", tag = "sessions",
+    params(("session_id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = TurnList), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn turns(
@@ -224,8 +269,8 @@ pub struct SessionTiming {
     pub turns: Vec<TurnTiming>,
 }
 
-#[utoipa::path(get, path = "/api/db/sessions/{id}/timing", tag = "sessions",
-    params(("id" = Uuid, Path, description = "Session id")),
+#[utoipa::path(get, path = "/api/db/sessions/{session_id}/timing", tag = "sessions",
+    params(("session_id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = SessionTiming), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn timing(

@@ -1,21 +1,29 @@
-//! `POST /api/db/sessions/{id}/test-runs`: a test report (JUnit XML, or a libtest / cargo-nextest
+//! `POST /api/db/sessions/{session_id}/test-runs`: a test report (JUnit XML, or a libtest / cargo-nextest
 //! JSON stream) stored as a run of a known session, through the same ingest path as
 //! `acd.test_run` spans, and counted in /metrics. The format comes from `?format=`, else the
 //! Content-Type (XML → JUnit; JSON / NDJSON → event stream), else the body's first character.
 //! The same report sent again answers 200 with `"duplicate": true` and changes nothing.
 
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::extract::{Path, Query, parse_id};
 use super::{ApiState, Error};
 use crate::store::test_runs::StoredTestRun;
 use crate::testreports::{ReportError, ReportFormat, Upload};
+
+/// Uploads are as large as `max_body_bytes` allows, not axum's 2 MB default.
+pub fn router(max_body_bytes: usize) -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(create).layer(DefaultBodyLimit::max(max_body_bytes)))
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TestRunQuery {
@@ -37,8 +45,8 @@ pub struct TestRunResponse {
     pub duplicate: bool,
 }
 
-#[utoipa::path(post, path = "/api/db/sessions/{id}/test-runs", tag = "tests",
-    params(("id" = Uuid, Path, description = "Session id"), TestRunQuery),
+#[utoipa::path(post, path = "/api/db/sessions/{session_id}/test-runs", tag = "tests",
+    params(("session_id" = Uuid, Path, description = "Session id"), TestRunQuery),
     request_body(content = String, content_type = "application/xml",
                  description = "A JUnit XML report (application/xml, text/xml), or a libtest / \
                                 nextest JSON stream (application/json, application/x-ndjson)"),

@@ -4,10 +4,19 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{DaysQuery, Query};
 use super::{ApiState, Error};
 use crate::store::token_usage::{DailyUsage, ModelTotals};
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(over_time))
+        .routes(routes!(by_model))
+        .routes(routes!(efficiency))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageOverTime {

@@ -59,7 +59,8 @@ pub struct SessionSummary {
     pub test_pass_rate: Option<f64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// One model's usage in a session; served as `api::sessions::SessionModelUsage`.
+#[derive(Debug)]
 pub struct ModelUsage {
     pub model: String,
     pub input_tokens: i32,

@@ -5,11 +5,20 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Path, Query, parse_id};
 use super::{ApiState, Error};
 use crate::store::test_analysis::{FlakyTest, Regression, TestHistoryRow};
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(flaky))
+        .routes(routes!(regressions))
+        .routes(routes!(history))
+}
 
 const MAX_PAGE: i64 = 500;
 const MAX_WINDOW: u32 = 100;
@@ -44,8 +53,8 @@ fn page_size(limit: Option<i64>, default: i64) -> Result<i64, Error> {
     }
 }
 
-#[utoipa::path(get, path = "/api/db/tests/{repoId}", tag = "tests", params(
-        ("repoId" = Uuid, Path, description = "Target (repository) id"), HistoryQuery),
+#[utoipa::path(get, path = "/api/db/tests/{target_id}", tag = "tests", params(
+        ("target_id" = Uuid, Path, description = "Target (repository) id"), HistoryQuery),
     responses((status = 200, body = TestHistory), (status = 400, body = super::ErrorBody),
               (status = 404, body = super::ErrorBody)))]
 pub async fn history(

@@ -9,6 +9,16 @@ import { h, num, numHtml, esc, fromHtml, time, card, chart, table, COLORS } from
 
 const ms = (iso) => new Date(iso).getTime();
 
+/** A value as Chart.js's own parsing would read it: a finite number or null (no data). */
+const value = (v) => {
+  const n = v === null || v === undefined ? NaN : Number(v);
+  return Number.isFinite(n) ? n : null;
+};
+
+/** Points in Chart.js's internal format ({x: category index, y}) for `parsing: false`, which
+ *  skips its per-point parse pass; what it draws is the same as for plain values. */
+const points = (values) => values.map((y, x) => ({ x, y: value(y) }));
+
 function waterfall(s, turns, retries) {
   const t0 = ms(s.started_at);
   const rel = (iso) => (ms(iso) - t0) / 1000;
@@ -53,6 +63,9 @@ function waterfall(s, turns, retries) {
       options: {
         indexAxis: "y",
         parsing: { xAxisKey: "x", yAxisKey: "y" },
+        // Every bar is in one stack per row: not grouping draws the same bars without Chart.js
+        // searching the stacks again for each of them (a 500-turn session has 1,500 bars).
+        grouped: false,
         scales: {
           x: { type: "linear", min: 0, title: { display: true, text: "s" } },
           y: { stacked: true, ticks: { autoSkip: true } },
@@ -85,9 +98,10 @@ function tokenBars(turns) {
     type: "bar",
     data: {
       labels: turns.map((t) => t.turn_number),
-      datasets: series.map(([label, f, color]) => ({ label, data: turns.map((t) => t[f]), backgroundColor: color })),
+      datasets: series.map(([label, f, color]) => ({ label, data: points(turns.map((t) => t[f])), backgroundColor: color })),
     },
-    options: { scales: { x: { stacked: true, title: { display: true, text: "turn" } }, y: { stacked: true } } },
+    // One stack per turn, so not grouping is the same picture (see the waterfall).
+    options: { parsing: false, grouped: false, scales: { x: { stacked: true, title: { display: true, text: "turn" } }, y: { stacked: true } } },
   });
 }
 
@@ -99,12 +113,12 @@ function contextChart(ctx) {
     data: {
       labels: rows.map((r) => r.turn_number ?? "?"),
       datasets: [
-        { label: "Context used", data: rows.map((r) => r.total_tokens), borderColor: COLORS.files, backgroundColor: COLORS.files, fill: false },
-        { label: "Limit", data: rows.map((r) => r.context_limit), borderColor: COLORS.limit, borderDash: [6, 4], pointRadius: 0 },
-        { label: "Overflow", data: overflow, showLine: false, pointStyle: "triangle", pointRadius: 8, backgroundColor: COLORS.retry, borderColor: COLORS.retry },
+        { label: "Context used", data: points(rows.map((r) => r.total_tokens)), borderColor: COLORS.files, backgroundColor: COLORS.files, fill: false },
+        { label: "Limit", data: points(rows.map((r) => r.context_limit)), borderColor: COLORS.limit, borderDash: [6, 4], pointRadius: 0 },
+        { label: "Overflow", data: points(overflow), showLine: false, pointStyle: "triangle", pointRadius: 8, backgroundColor: COLORS.retry, borderColor: COLORS.retry },
       ],
     },
-    options: { scales: { x: { title: { display: true, text: "turn" } }, y: { beginAtZero: true, title: { display: true, text: "tokens" } } } },
+    options: { parsing: false, scales: { x: { title: { display: true, text: "turn" } }, y: { beginAtZero: true, title: { display: true, text: "tokens" } } } },
   });
 }
 

@@ -131,10 +131,20 @@ pub struct TurnRecord {
     pub priced: bool,
     pub context_window: i32,
     pub failed: bool,
+    /// Main-conversation turn, side call or subagent call.
+    pub call_kind: CallKind,
+    /// The producer's own name for what the call was for (Claude Code's `query_source`).
+    pub query_source: Option<String>,
     pub attributes: Value,
 }
 
 impl TurnRecord {
+    /// A turn of the main conversation (not a side or subagent call): numbered, with a context
+    /// row, and in the turn latency and TTFT figures.
+    pub fn is_turn(&self) -> bool {
+        self.call_kind == CallKind::Main
+    }
+
     pub fn duration_ms(&self) -> i64 {
         (self.finished_at - self.started_at).num_milliseconds()
     }

@@ -21,9 +21,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 pub use labels::{
-    ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, SessionLabels,
-    SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels, TestLabels,
-    TestResult, TokenLabels, TokenType,
+    CallKindLabel, ModelCallLabels, ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels,
+    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels,
+    TestLabels, TestResult, TokenLabels, TokenType,
 };
 
 use crate::domain::{IngestReport, SessionStatus, SpanBatch};
@@ -37,7 +37,7 @@ pub struct Metrics {
     models: ModelGuard,
     tokens: Family<TokenLabels, Counter>,
     cost_usd: Family<ModelLabels, Counter<f64, AtomicU64>>,
-    model_requests: Family<ModelLabels, Counter>,
+    model_requests: Family<ModelCallLabels, Counter>,
     unpriced_requests: Family<ModelLabels, Counter>,
     turn_duration: HistogramFamily<ModelLabels>,
     time_to_first_token: HistogramFamily<ModelLabels>,
@@ -90,7 +90,7 @@ impl Metrics {
         let model_requests = Family::default();
         registry.register(
             "acd_model_requests",
-            "Model calls (turns) by model",
+            "Model calls by model and kind (main = turns; side and subagent calls apart)",
             model_requests.clone(),
         );
         let unpriced_requests = Family::default();
@@ -216,9 +216,18 @@ impl Metrics {
                 self.tokens.get_or_create(&labels).inc_by(n.max(0) as u64);
             }
             self.cost_usd.get_or_create(&model).inc_by(turn.cost_usd);
-            self.model_requests.get_or_create(&model).inc();
+            self.model_requests
+                .get_or_create(&ModelCallLabels {
+                    model: model.model.clone(),
+                    kind: CallKindLabel::of(turn.call_kind),
+                })
+                .inc();
             if !turn.priced {
                 self.unpriced_requests.get_or_create(&model).inc();
+            }
+            // Latency and TTFT are the main turns' (side calls would skew them).
+            if !turn.is_turn() {
+                continue;
             }
             self.turn_duration
                 .get_or_create(&model)

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::attributes::Attributes;
 use super::log_mapping::json_attribute;
-use crate::domain::{TokenUsage, ToolCallRecord, TurnRecord, synthetic_key};
+use crate::domain::{CallKind, TokenUsage, ToolCallRecord, TurnRecord, synthetic_key};
 use crate::pricing::PriceTable;
 
 /// What every Claude Code call record starts from.
@@ -69,6 +69,19 @@ pub fn turn(
             .unwrap_or_else(|| "unknown".into()),
     )?;
     let cost = prices.cost(&model, &usage);
+    // Spans name the source `query_source_safe` when the full one is withheld; a call made
+    // from inside a tool (`llm_request.context = tool`, e.g. WebFetch's summary) is a side call
+    // whatever its source says.
+    let query_source = f
+        .attrs
+        .str("query_source")
+        .or_else(|| f.attrs.str("query_source_safe"));
+    let call_kind = match CallKind::of_query_source(query_source.as_deref()) {
+        CallKind::Main if f.attrs.str("llm_request.context").as_deref() == Some("tool") => {
+            CallKind::Side
+        }
+        kind => kind,
+    };
     let id = match f.attrs.str("request_id") {
         Some(request) => format!("cc:request:{request}"),
         None => fallback_id.to_string(),
@@ -95,6 +108,8 @@ pub fn turn(
         time_to_first_token_ms: f.attrs.int("ttft_ms").filter(|t| *t >= 0),
         failed: f.failed(),
         model,
+        call_kind,
+        query_source,
         attributes: f.json,
     })
 }

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::attributes::{self, Attributes};
 use crate::domain::{
-    Rejection, SessionRecord, SessionStatus, SpanBatch, SpanKey, TokenUsage, ToolCallRecord,
-    TurnRecord, limits, session_uuid,
+    CallKind, Rejection, SessionRecord, SessionStatus, SpanBatch, SpanKey, TokenUsage,
+    ToolCallRecord, TurnRecord, limits, session_uuid,
 };
 use crate::pricing::PriceTable;
 
@@ -286,6 +286,13 @@ fn turn(mut f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String>
         finished_at: f.ended_at,
         time_to_first_token_ms: ttft_ms,
         failed: f.failed,
+        // A GenAI span is a main turn unless the harness says otherwise (docs/semantic-conventions.md).
+        call_kind: match f.attrs.str("acd.call.kind").as_deref() {
+            Some("side") => CallKind::Side,
+            Some("subagent") => CallKind::Subagent,
+            _ => CallKind::Main,
+        },
+        query_source: f.attrs.str("acd.call.source"),
         attributes: f.json,
         key: f.key,
     })

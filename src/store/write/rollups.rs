@@ -68,11 +68,14 @@ pub async fn recompute_sessions(
 
 /// Inferred turn numbers.
 async fn number_inferred_turns(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
-    // Turns without acd.turn.number are numbered by start time within their session.
+    // Turns without acd.turn.number are numbered by start time within their session. Only main
+    // calls are turns; a side or subagent call takes the number of the turn it happened in
+    // (the latest main call started before it; 1 before the first).
     sqlx::query!(
         r#"UPDATE session_turns t SET turn_number = r.rn
-           FROM (SELECT id, row_number() OVER (PARTITION BY session_id
-                                               ORDER BY started_at, span_id)::int AS rn
+           FROM (SELECT id, GREATEST(count(*) FILTER (WHERE call_kind = 'main')
+                                       OVER (PARTITION BY session_id
+                                             ORDER BY started_at, span_id), 1)::int AS rn
                  FROM session_turns WHERE session_id = ANY($1)) r
            WHERE t.id = r.id AND t.session_id = ANY($1) AND t.turn_number_inferred
              AND t.turn_number <> r.rn"#,
@@ -128,7 +131,7 @@ async fn rebuild_unparented_tool_calls(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Re
                  FROM session_tool_calls c
                  CROSS JOIN LATERAL (
                      SELECT t2.id AS turn_id FROM session_turns t2
-                     WHERE t2.session_id = c.session_id
+                     WHERE t2.session_id = c.session_id AND t2.call_kind = 'main'
                        AND t2.finished_at <= c.started_at + interval '1 second'
                      ORDER BY t2.finished_at DESC LIMIT 1) p
                  WHERE c.session_id = ANY($1) AND c.parent_span_id IS NULL
@@ -182,11 +185,13 @@ async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<
                         sum(cost_usd) AS cost_usd,
                         sum(reported_cost_usd) AS reported_cost_usd,
                         LEAST(sum(duration_ms), 2147483647)::int AS api_ms,
-                        (percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_first_token_ms))::int
-                            AS ttft_p50,
+                        (percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_first_token_ms)
+                             FILTER (WHERE turns = 1))::int AS ttft_p50,
                         min(started_at) AS first_start,
                         max(finished_at) AS last_end
-                 FROM (SELECT session_id, 1::bigint AS turns, input_tokens::bigint,
+                 -- turns: 1 for a main call; side and subagent calls count in tokens and cost.
+                 FROM (SELECT session_id, (call_kind = 'main')::int::bigint AS turns,
+                              input_tokens::bigint,
                               output_tokens::bigint, cache_read_tokens::bigint,
                               cache_write_tokens::bigint, cache_write_1h_tokens::bigint,
                               cost_usd::numeric, reported_cost_usd::numeric,
@@ -226,17 +231,17 @@ async fn recompute_token_usage(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(),
                                   / (sum(cache_read_tokens) + sum(input_tokens)), 4) END,
                   LEAST(round(avg(utilization), 4), 9.9999),
                   LEAST(sum(cost_usd), 9999.999999),
-                  LEAST(sum(turns), 2147483647)::int
+                  LEAST(sum(calls), 2147483647)::int
            FROM (SELECT session_id, model, input_tokens::bigint, output_tokens::bigint,
                         cache_read_tokens::bigint, cache_write_tokens::bigint,
-                        cost_usd::numeric, 1::bigint AS turns,
+                        cost_usd::numeric, 1::bigint AS calls,
                         (input_tokens + cache_read_tokens + cache_write_tokens)::numeric
                             / NULLIF(context_window, 0) AS utilization
                  FROM session_turns WHERE session_id = ANY($1)
                  -- Turns deleted by retention keep counting (utilization: survivors only).
                  UNION ALL
                  SELECT session_id, model, input_tokens, output_tokens, cache_read_tokens,
-                        cache_write_tokens, cost_usd, turns, NULL
+                        cache_write_tokens, cost_usd, model_calls, NULL
                  FROM purged_turn_totals WHERE session_id = ANY($1)) u
            GROUP BY session_id, model
            ON CONFLICT (session_id, model) DO UPDATE SET

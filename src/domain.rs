@@ -323,6 +323,12 @@ pub struct IngestReport {
     pub duplicates: usize,
     /// Sessions whose `max_retries_hit` became true with this batch (counted once per session).
     pub sessions_hit_max_retries: usize,
+    /// Sessions with a known turn that this batch completed (a call reported both as a Claude
+    /// Code event and as a beta span), and the cost such turns gained (model, USD).
+    pub completed_turn_sessions: Vec<Uuid>,
+    pub completed_cost: Vec<(String, f64)>,
+    /// Sessions with a known tool call this batch moved under the model call that asked for it.
+    pub moved_tool_sessions: Vec<Uuid>,
 }
 
 impl IngestReport {

@@ -127,7 +127,8 @@ pub struct SessionDetail {
     pub models: Vec<SessionModelUsage>,
     /// The session's model calls by kind and source, main turns first, then by calls: the side calls
     /// (Claude Code's WebFetch summaries, compaction, titles) and subagent calls, which count
-    /// in the session's tokens and cost but not in `turn_count` or the turn timing.
+    /// in the session's tokens and cost but not in `turn_count` or the turn timing. Over the calls
+    /// still in the detail window: retention purges them (the totals keep what they added).
     pub model_calls: Vec<CallSource>,
     /// The session span's attributes, including ones this service does not interpret.
     #[schema(value_type = Object)]

@@ -238,6 +238,12 @@ impl Metrics {
                     .observe(ttft as f64 / 1000.0);
             }
         }
+        for (model, added) in &report.completed_cost {
+            let model = ModelLabels {
+                model: self.models.label(model),
+            };
+            self.cost_usd.get_or_create(&model).inc_by(*added);
+        }
         self.retries.record(&self.models, batch, report);
         self.context.record(&self.models, batch, report);
         self.test_runs.record(batch, report);

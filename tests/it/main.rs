@@ -11,6 +11,7 @@ mod common;
 
 mod auth;
 mod bad_input;
+mod claude_beta_spans;
 mod claude_code_events;
 mod claude_code_metrics;
 mod claude_ingest;

@@ -119,8 +119,10 @@ async fn rebuild_parented_tool_calls(
 
 /// `tool_calls` of the turns that tool calls without a parent span belong to.
 async fn rebuild_unparented_tool_calls(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
-    // Tool calls with no parent span (Claude Code's tool_result events) belong to the latest
-    // turn of their session that finished before the tool started: the call that asked for it.
+    // Tool calls with no parent span (Claude Code's `claude_code.tool` spans, events of
+    // versions before 2.1.3xx) belong to the latest turn of their session that started before
+    // the tool did: the call that asked for it. Not "finished before": Claude Code starts a tool
+    // while the answer that asked for it is still streaming.
     sqlx::query!(
         r#"UPDATE session_turns t SET tool_calls = agg.calls
            FROM (SELECT p.turn_id,
@@ -132,8 +134,8 @@ async fn rebuild_unparented_tool_calls(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Re
                  CROSS JOIN LATERAL (
                      SELECT t2.id AS turn_id FROM session_turns t2
                      WHERE t2.session_id = c.session_id AND t2.call_kind = 'main'
-                       AND t2.finished_at <= c.started_at + interval '1 second'
-                     ORDER BY t2.finished_at DESC LIMIT 1) p
+                       AND t2.started_at <= c.started_at
+                     ORDER BY t2.started_at DESC, t2.span_id DESC LIMIT 1) p
                  WHERE c.session_id = ANY($1) AND c.parent_span_id IS NULL
                  GROUP BY p.turn_id) agg
            WHERE t.id = agg.turn_id AND t.tool_calls IS DISTINCT FROM agg.calls"#,
@@ -168,10 +170,12 @@ async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<
                api_latency_ms = CASE WHEN s.reported_api_ms IS NULL THEN a.api_ms
                                      ELSE LEAST(s.reported_api_ms, 2147483647)::int END,
                time_to_first_token_ms = a.ttft_p50,
-               started_at = CASE WHEN s.span_id IS NULL THEN LEAST(s.started_at, a.first_start)
+               started_at = CASE WHEN s.span_id IS NULL
+                                 THEN LEAST(s.started_at, a.first_activity)
                                  ELSE s.started_at END,
                wall_clock_ms = CASE WHEN s.span_id IS NULL
-                   THEN (EXTRACT(EPOCH FROM (a.last_end - LEAST(s.started_at, a.first_start)))
+                   THEN (EXTRACT(EPOCH FROM (a.last_activity
+                                             - LEAST(s.started_at, a.first_activity)))
                          * 1000)::int
                    ELSE s.wall_clock_ms END,
                updated_at = NOW()
@@ -205,7 +209,20 @@ async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<
                               cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
                               cost_usd, reported_cost_usd, duration_ms, NULL, NULL, NULL
                        FROM purged_turn_totals WHERE session_id = ANY($1)) u
-                 GROUP BY session_id) a
+                 GROUP BY session_id) a0
+           -- A session without a span of its own lasts from its first activity to its last:
+           -- model calls, failed attempts before a retry, and tool runs.
+           CROSS JOIN LATERAL (
+               SELECT a0.*,
+                      LEAST(a0.first_start,
+                            (SELECT min(c.started_at) FROM session_tool_calls c
+                             WHERE c.session_id = a0.session_id),
+                            (SELECT min(r.occurred_at) FROM session_retries r
+                             WHERE r.session_id = a0.session_id)) AS first_activity,
+                      GREATEST(a0.last_end,
+                               (SELECT max(c.started_at + c.duration_ms * interval '1 ms')
+                                FROM session_tool_calls c
+                                WHERE c.session_id = a0.session_id)) AS last_activity) a
            WHERE s.id = a.session_id"#,
         sessions
     )
@@ -253,6 +270,40 @@ async fn recompute_token_usage(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(),
                context_utilization = EXCLUDED.context_utilization,
                cost_usd = EXCLUDED.cost_usd,
                request_count = EXCLUDED.request_count"#,
+        sessions
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Every main turn's `tool_calls` in `sessions`, from scratch: for the rare sessions whose tool
+/// calls moved from one turn to another (a tool first placed by time, then named by the call
+/// that asked for it), where the incremental rebuilds would leave the old turn's entry behind.
+pub async fn rebuild_all_tool_calls(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"UPDATE session_turns t SET tool_calls = COALESCE(agg.calls, '[]'::jsonb)
+           FROM session_turns t0
+           LEFT JOIN (
+               SELECT turn_id, jsonb_agg(jsonb_build_object(
+                          'name', tool_name, 'file_path', file_path,
+                          'started_at', started_at, 'duration_ms', duration_ms,
+                          'status', status) ORDER BY started_at, span_id) AS calls
+               FROM (SELECT c.*, COALESCE(
+                         (SELECT t2.id FROM session_turns t2
+                          WHERE t2.session_id = c.session_id AND t2.trace_id = c.trace_id
+                            AND t2.span_id = c.parent_span_id),
+                         (SELECT t2.id FROM session_turns t2
+                          WHERE c.parent_span_id IS NULL AND t2.session_id = c.session_id
+                            AND t2.call_kind = 'main' AND t2.started_at <= c.started_at
+                          ORDER BY t2.started_at DESC, t2.span_id DESC LIMIT 1)) AS turn_id
+                     FROM session_tool_calls c WHERE c.session_id = ANY($1)) placed
+               GROUP BY turn_id) agg ON agg.turn_id = t0.id
+           WHERE t.id = t0.id AND t0.session_id = ANY($1) AND t0.call_kind = 'main'
+             AND t.tool_calls IS DISTINCT FROM COALESCE(agg.calls, '[]'::jsonb)"#,
         sessions
     )
     .execute(&mut **tx)

@@ -33,7 +33,7 @@ pub struct ListQuery {
     /// Sessions that started before this time (RFC 3339, years 1–9999).
     #[serde(default, deserialize_with = "super::extract::time")]
     pub to: Option<DateTime<Utc>>,
-    /// Only sessions in this status: running, completed or failed.
+    /// Only sessions in this status: running, completed, failed or abandoned.
     pub status: Option<String>,
     /// Sort key: started_at (default), cost_usd, turn_count or wall_clock_ms.
     pub sort: Option<String>,
@@ -77,10 +77,10 @@ pub async fn list(
         return Err(Error::BadRequest("from must not be after to".into()));
     }
     if let Some(status) = q.status.as_deref()
-        && !["running", "completed", "failed"].contains(&status)
+        && !["running", "completed", "failed", "abandoned"].contains(&status)
     {
         return Err(Error::BadRequest(format!(
-            "status must be running, completed or failed, got {status:?}"
+            "status must be running, completed, failed or abandoned, got {status:?}"
         )));
     }
     if let Some(sort) = q.sort.as_deref()

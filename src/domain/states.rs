@@ -30,7 +30,9 @@ impl SpanKind {
 }
 
 /// A session's status as stored (`harness_sessions.status`): `running` until its session span
-/// arrives (turns seen first), then what the span said.
+/// arrives (turns seen first), then what the span said. A session without a span of its own
+/// (Claude Code's events) is closed when it has been idle for `--session-idle-seconds`:
+/// `completed` when its last model call succeeded and no tool ran after it, else `abandoned`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -38,6 +40,7 @@ pub enum SessionState {
     Running,
     Completed,
     Failed,
+    Abandoned,
 }
 
 /// Where a session's totals come from (`harness_sessions.totals_source`, CHECKed in 0006).

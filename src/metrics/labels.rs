@@ -66,6 +66,8 @@ pub struct SessionLabels {
 pub enum SessionStatusLabel {
     completed,
     failed,
+    /// Closed after going idle with its work unfinished (see `--session-idle-seconds`).
+    abandoned,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

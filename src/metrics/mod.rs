@@ -153,7 +153,11 @@ impl Metrics {
                 .get_or_create(&RequestFailureLabels { reason })
                 .inc_by(0);
         }
-        for status in [SessionStatusLabel::completed, SessionStatusLabel::failed] {
+        for status in [
+            SessionStatusLabel::completed,
+            SessionStatusLabel::failed,
+            SessionStatusLabel::abandoned,
+        ] {
             sessions.get_or_create(&SessionLabels { status }).inc_by(0);
         }
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
@@ -256,6 +260,18 @@ impl Metrics {
             self.sessions.get_or_create(&SessionLabels { status }).inc();
             self.session_wall_clock
                 .observe(session.wall_clock_ms() as f64 / 1000.0);
+        }
+    }
+
+    /// Counts the sessions the idle job closed (they have no span, so no wall-clock sample).
+    pub fn record_closed_sessions(&self, completed: u64, abandoned: u64) {
+        for (status, n) in [
+            (SessionStatusLabel::completed, completed),
+            (SessionStatusLabel::abandoned, abandoned),
+        ] {
+            self.sessions
+                .get_or_create(&SessionLabels { status })
+                .inc_by(n);
         }
     }
 

@@ -244,3 +244,56 @@ async fn side_and_subagent_calls_count_in_tokens_and_cost_but_are_not_turns() {
     assert_eq!(reversed.0["cost_usd"], session["cost_usd"]);
     again.shutdown().await;
 }
+
+/// Polls the session until its status is no longer `running` (the idle job runs every 250 ms).
+async fn closed(app: &TestApp, session: &str) -> Value {
+    for _ in 0..100 {
+        let (_, s) = app.get(&format!("/api/db/sessions/{session}")).await;
+        if s["status"] != "running" {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("session {session} never closed");
+}
+
+#[tokio::test]
+async fn event_only_sessions_end_when_idle_completed_or_abandoned() {
+    let mut settings = acd_collector::app::Settings::ephemeral();
+    settings.session_idle = Some(std::time::Duration::from_secs(1));
+    let app = TestApp::spawn_with(settings).await;
+    // The session above: its last call answered and nothing ran after it.
+    let records = records(SESSION, &events(), &[]);
+    export(Transport::HttpProtobuf, &app, &records, vec![])
+        .await
+        .expect("export");
+    // Another one stopped while its tool ran: a call, then a tool that started after it.
+    let stopped = "0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f";
+    let mut cut = events();
+    cut.retain(|e| {
+        e.name == "claude_code.tool_result" || e.attributes[7].value.as_str() == "req_main_1"
+    });
+    let records = common::claude_code::records(stopped, &cut, &[]);
+    export(Transport::HttpProtobuf, &app, &records, vec![])
+        .await
+        .expect("export");
+
+    let done = closed(&app, SESSION).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // From the first call's start (1 s) to the last call's end (12 s).
+    assert_eq!(done["wall_clock_ms"], 11_000, "{done}");
+    assert_eq!(
+        done["ended_at"].as_str(),
+        Some("2026-12-03T01:00:12Z"),
+        "{done}"
+    );
+    let cut = closed(&app, stopped).await;
+    assert_eq!(cut["status"], "abandoned", "{cut}");
+    // Until the WebFetch ended (5.6 s): tool time counts.
+    assert_eq!(cut["wall_clock_ms"], 4_600, "{cut}");
+    let completed = [("status", "completed")];
+    assert_eq!(app.metric("acd_sessions_total", &completed).await, 1.0);
+    let abandoned = [("status", "abandoned")];
+    assert_eq!(app.metric("acd_sessions_total", &abandoned).await, 1.0);
+    app.shutdown().await;
+}

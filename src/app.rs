@@ -31,6 +31,9 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Days of turn-level detail kept by the retention job (0: kept forever).
     pub retention_days: u32,
+    /// A span-less session (Claude Code's events) ends after this long without a record;
+    /// `None` leaves such sessions running.
+    pub session_idle: Option<Duration>,
     /// Tokens, read-only switch, time-out, back-pressure and CORS.
     pub guard: crate::guard::Guard,
     /// The durable spool for outages; `None` answers 503 instead.
@@ -64,6 +67,7 @@ impl Settings {
             guard: crate::guard::Guard::default(),
             spool: None,
             retention_days: 30,
+            session_idle: Some(Duration::from_secs(1800)),
             target_roots: Vec::new(),
             listen: crate::listen::ListenLimits::default(),
         }
@@ -168,6 +172,14 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         tasks.spawn(crate::jobs::retention::run(
             store.clone(),
             settings.retention_days,
+            signal.clone(),
+        ));
+    }
+    if let Some(idle) = settings.session_idle {
+        tasks.spawn(crate::jobs::idle_sessions::run(
+            store.clone(),
+            metrics.clone(),
+            idle,
             signal.clone(),
         ));
     }

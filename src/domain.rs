@@ -131,10 +131,20 @@ pub struct TurnRecord {
     pub priced: bool,
     pub context_window: i32,
     pub failed: bool,
+    /// Main-conversation turn, side call or subagent call.
+    pub call_kind: CallKind,
+    /// The producer's own name for what the call was for (Claude Code's `query_source`).
+    pub query_source: Option<String>,
     pub attributes: Value,
 }
 
 impl TurnRecord {
+    /// A turn of the main conversation (not a side or subagent call): numbered, with a context
+    /// row, and in the turn latency and TTFT figures.
+    pub fn is_turn(&self) -> bool {
+        self.call_kind == CallKind::Main
+    }
+
     pub fn duration_ms(&self) -> i64 {
         (self.finished_at - self.started_at).num_milliseconds()
     }
@@ -313,6 +323,12 @@ pub struct IngestReport {
     pub duplicates: usize,
     /// Sessions whose `max_retries_hit` became true with this batch (counted once per session).
     pub sessions_hit_max_retries: usize,
+    /// Sessions with a known turn that this batch completed (a call reported both as a Claude
+    /// Code event and as a beta span), and the cost such turns gained (model, USD).
+    pub completed_turn_sessions: Vec<Uuid>,
+    pub completed_cost: Vec<(String, f64)>,
+    /// Sessions with a known tool call this batch moved under the model call that asked for it.
+    pub moved_tool_sessions: Vec<Uuid>,
 }
 
 impl IngestReport {

@@ -16,6 +16,7 @@ mod targets;
 mod test_analysis;
 mod test_runs;
 mod token_usage;
+mod turns;
 
 use std::sync::Arc;
 
@@ -73,6 +74,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 fn resources(max_body_bytes: usize) -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(openapi::base())
         .merge(sessions::router())
+        .merge(turns::router())
         .merge(claude_code_metrics::router())
         .merge(test_runs::router(max_body_bytes))
         .merge(ingest::router(max_body_bytes))

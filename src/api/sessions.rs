@@ -11,15 +11,14 @@ use uuid::Uuid;
 
 use super::extract::{Path, Query, parse_id};
 use super::{ApiState, Error};
-use crate::store::sessions::{ModelUsage, SessionFilter, SessionSummary, TurnRow};
+use crate::domain::CallKind;
+use crate::store::sessions::{CallSourceRow, ModelUsage, SessionFilter, SessionSummary};
 
-/// The session list, one session, its turns and its timing.
+/// The session list and one session.
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(show))
-        .routes(routes!(turns))
-        .routes(routes!(timing))
 }
 
 const MAX_PAGE: i64 = 500;
@@ -34,7 +33,7 @@ pub struct ListQuery {
     /// Sessions that started before this time (RFC 3339, years 1–9999).
     #[serde(default, deserialize_with = "super::extract::time")]
     pub to: Option<DateTime<Utc>>,
-    /// Only sessions in this status: running, completed or failed.
+    /// Only sessions in this status: running, completed, failed or abandoned.
     pub status: Option<String>,
     /// Sort key: started_at (default), cost_usd, turn_count or wall_clock_ms.
     pub sort: Option<String>,
@@ -78,10 +77,10 @@ pub async fn list(
         return Err(Error::BadRequest("from must not be after to".into()));
     }
     if let Some(status) = q.status.as_deref()
-        && !["running", "completed", "failed"].contains(&status)
+        && !["running", "completed", "failed", "abandoned"].contains(&status)
     {
         return Err(Error::BadRequest(format!(
-            "status must be running, completed or failed, got {status:?}"
+            "status must be running, completed, failed or abandoned, got {status:?}"
         )));
     }
     if let Some(sort) = q.sort.as_deref()
@@ -124,8 +123,13 @@ pub struct SessionDetail {
     #[serde(flatten)]
     pub session: SessionSummary,
     pub status_message: Option<String>,
-    /// Per-model token usage (token_usage_details).
+    /// Per-model token usage (token_usage_details); `request_count` counts every model call.
     pub models: Vec<SessionModelUsage>,
+    /// The session's model calls by kind and source, main turns first, then by calls: the side calls
+    /// (Claude Code's WebFetch summaries, compaction, titles) and subagent calls, which count
+    /// in the session's tokens and cost but not in `turn_count` or the turn timing. Over the calls
+    /// still in the detail window: retention purges them (the totals keep what they added).
+    pub model_calls: Vec<CallSource>,
     /// The session span's attributes, including ones this service does not interpret.
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
@@ -164,7 +168,38 @@ impl From<ModelUsage> for SessionModelUsage {
     }
 }
 
-async fn find(
+/// A session's model calls of one kind and source, summed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallSource {
+    /// main (a turn), side (a helper call made for a tool, compaction, a title) or subagent.
+    pub kind: CallKind,
+    /// What the producer called the source (Claude Code's `query_source`, e.g. `sdk`,
+    /// `web_fetch_apply`, `compact`, `agent:builtin`); null when it named none.
+    pub source: Option<String>,
+    pub calls: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_usd: f64,
+}
+
+impl From<CallSourceRow> for CallSource {
+    fn from(r: CallSourceRow) -> Self {
+        Self {
+            kind: r.call_kind,
+            source: r.query_source,
+            calls: r.calls,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cache_read_tokens: r.cache_read_tokens,
+            cache_write_tokens: r.cache_write_tokens,
+            cost_usd: r.cost_usd,
+        }
+    }
+}
+
+pub(super) async fn find(
     state: &ApiState,
     raw_id: &str,
 ) -> Result<(SessionSummary, Option<String>, serde_json::Value), Error> {
@@ -187,151 +222,12 @@ pub async fn show(
     let (session, status_message, attributes) = find(&state, &id).await?;
     let models = state.store.session_models(session.id).await?;
     let models = models.into_iter().map(SessionModelUsage::from).collect();
+    let sources = state.store.session_call_sources(session.id).await?;
     Ok(Json(SessionDetail {
         session,
         status_message,
         models,
+        model_calls: sources.into_iter().map(CallSource::from).collect(),
         attributes,
     }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TurnList {
-    pub session_id: Uuid,
-    pub turns: Vec<TurnRow>,
-}
-
-#[utoipa::path(get, path = "/api/db/sessions/{session_id}/turns", tag = "sessions",
-    params(("session_id" = Uuid, Path, description = "Session id")),
-    responses((status = 200, body = TurnList), (status = 400, body = super::ErrorBody),
-              (status = 404, body = super::ErrorBody)))]
-pub async fn turns(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> Result<Json<TurnList>, Error> {
-    let (session, ..) = find(&state, &id).await?;
-    let turns = state.store.session_turns(session.id).await?;
-    Ok(Json(TurnList {
-        session_id: session.id,
-        turns,
-    }))
-}
-
-#[derive(Debug, Serialize, ToSchema, PartialEq)]
-pub struct Percentiles {
-    pub samples: usize,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-}
-
-impl Percentiles {
-    /// Linear interpolation between closest ranks (PostgreSQL's percentile_cont).
-    pub fn of(mut values: Vec<f64>) -> Self {
-        values.sort_by(f64::total_cmp);
-        let at = |q: f64| -> Option<f64> {
-            let last = values.len().checked_sub(1)?;
-            let pos = q * last as f64;
-            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            Some(values[lo] + (values[hi] - values[lo]) * (pos - lo as f64))
-        };
-        Self {
-            samples: values.len(),
-            p50_ms: at(0.5),
-            p95_ms: at(0.95),
-            max_ms: values.last().copied(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TurnTiming {
-    pub turn_number: i32,
-    pub started_at: DateTime<Utc>,
-    pub duration_ms: Option<i32>,
-    pub time_to_first_token_ms: Option<i32>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionTiming {
-    pub session_id: Uuid,
-    pub started_at: DateTime<Utc>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub wall_clock_ms: Option<i32>,
-    /// Sum of the turns' durations: time spent waiting on the model.
-    pub api_time_ms: i64,
-    /// api_time_ms / wall_clock_ms.
-    pub api_time_ratio: Option<f64>,
-    /// Wall clock not spent in model calls (tools, tests, the harness itself).
-    pub non_api_time_ms: Option<i64>,
-    pub turn_latency: Percentiles,
-    pub time_to_first_token: Percentiles,
-    pub turns: Vec<TurnTiming>,
-}
-
-#[utoipa::path(get, path = "/api/db/sessions/{session_id}/timing", tag = "sessions",
-    params(("session_id" = Uuid, Path, description = "Session id")),
-    responses((status = 200, body = SessionTiming), (status = 400, body = super::ErrorBody),
-              (status = 404, body = super::ErrorBody)))]
-pub async fn timing(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> Result<Json<SessionTiming>, Error> {
-    let (session, ..) = find(&state, &id).await?;
-    let turns = state.store.session_turns(session.id).await?;
-    let api_time_ms: i64 = turns
-        .iter()
-        .filter_map(|t| t.duration_ms)
-        .map(i64::from)
-        .sum();
-    let wall = session.wall_clock_ms.map(i64::from);
-    Ok(Json(SessionTiming {
-        session_id: session.id,
-        started_at: session.started_at,
-        ended_at: session.ended_at,
-        wall_clock_ms: session.wall_clock_ms,
-        api_time_ms,
-        api_time_ratio: wall
-            .filter(|w| *w > 0)
-            .map(|w| api_time_ms as f64 / w as f64),
-        non_api_time_ms: wall.map(|w| (w - api_time_ms).max(0)),
-        turn_latency: Percentiles::of(
-            turns
-                .iter()
-                .filter_map(|t| t.duration_ms)
-                .map(f64::from)
-                .collect(),
-        ),
-        time_to_first_token: Percentiles::of(
-            turns
-                .iter()
-                .filter_map(|t| t.time_to_first_token_ms)
-                .map(f64::from)
-                .collect(),
-        ),
-        turns: turns
-            .into_iter()
-            .map(|t| TurnTiming {
-                turn_number: t.turn_number,
-                started_at: t.started_at,
-                duration_ms: t.duration_ms,
-                time_to_first_token_ms: t.time_to_first_token_ms,
-            })
-            .collect(),
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Percentiles;
-
-    #[test]
-    fn percentiles_interpolate_like_percentile_cont() {
-        let p = Percentiles::of(vec![400.0, 100.0, 300.0, 200.0]);
-        assert_eq!(p.samples, 4);
-        assert_eq!(p.p50_ms, Some(250.0));
-        assert!((p.p95_ms.unwrap() - 385.0).abs() < 1e-9);
-        assert_eq!(p.max_ms, Some(400.0));
-        assert_eq!(Percentiles::of(vec![]).p50_ms, None);
-    }
 }

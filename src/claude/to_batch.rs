@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use super::model::{ParsedRun, ParsedTurn, SourceFormat, Usage};
 use crate::domain::{
-    ID_NAMESPACE, Rejection, ReportedTotals, RetryRecord, SessionRecord, SessionStatus, SpanBatch,
-    SpanKey, TokenUsage, ToolCallRecord, TurnRecord, limits, retry_reason, session_uuid,
+    CallKind, ID_NAMESPACE, Rejection, ReportedTotals, RetryRecord, SessionRecord, SessionStatus,
+    SpanBatch, SpanKey, TokenUsage, ToolCallRecord, TurnRecord, limits, retry_reason, session_uuid,
     synthetic_key,
 };
 use crate::pricing::PriceTable;
@@ -242,6 +242,13 @@ fn turn(
         priced: cost.is_some(),
         context_window: prices.context_window(&parsed.model),
         failed: parsed.is_error,
+        // Lines of a Task subagent (`parent_tool_use_id`, `isSidechain`) are its calls, not turns.
+        call_kind: if parsed.sidechain {
+            CallKind::Subagent
+        } else {
+            CallKind::Main
+        },
+        query_source: None,
         attributes: json!({
             "claude.message_id": parsed.message_id,
             "claude.request_id": parsed.request_id,

@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// hourly, sessions and daily aggregates are kept. 0 keeps everything.
     #[arg(long, env = "ACD_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u32,
+    /// Seconds without a record after which a session that has no session span of its own
+    /// (Claude Code's events and metrics) ends: `completed` if its last model call succeeded
+    /// and no tool ran after it, else `abandoned`. 0 leaves such sessions running.
+    #[arg(long, env = "ACD_SESSION_IDLE_SECONDS", default_value_t = 1800)]
+    pub session_idle_seconds: u64,
     #[command(flatten)]
     pub listen: ListenArgs,
 }
@@ -182,6 +187,8 @@ impl ServeArgs {
                 max_bytes: self.guard.spool_max_bytes,
             }),
             retention_days: self.retention_days,
+            session_idle: (self.session_idle_seconds > 0)
+                .then(|| Duration::from_secs(self.session_idle_seconds)),
             target_roots: self.target_roots.clone(),
             listen: ListenLimits {
                 max_connections: self.listen.max_connections,

@@ -138,6 +138,8 @@ mod tests {
             finished_at: DateTime::UNIX_EPOCH,
             time_to_first_token_ms: None,
             cost_usd: 0.0,
+            call_kind: crate::domain::CallKind::Main,
+            query_source: None,
             reported_cost_usd: None,
             priced: true,
             context_window: 20_000,

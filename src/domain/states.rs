@@ -30,7 +30,9 @@ impl SpanKind {
 }
 
 /// A session's status as stored (`harness_sessions.status`): `running` until its session span
-/// arrives (turns seen first), then what the span said.
+/// arrives (turns seen first), then what the span said. A session without a span of its own
+/// (Claude Code's events) is closed when it has been idle for `--session-idle-seconds`:
+/// `completed` when its last model call succeeded and no tool ran after it, else `abandoned`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -38,6 +40,7 @@ pub enum SessionState {
     Running,
     Completed,
     Failed,
+    Abandoned,
 }
 
 /// Where a session's totals come from (`harness_sessions.totals_source`, CHECKed in 0006).
@@ -144,6 +147,66 @@ mod tests {
                     .unwrap()
                     .to_string()
             }
+        }
+    }
+}
+
+/// What a model call was for (`session_turns.call_kind`, CHECKed in 0022). Only `main` calls
+/// are turns: they are numbered, counted in `turn_count` and in the latency and TTFT figures.
+/// `side` calls (a tool's helper call such as WebFetch's summary, compaction, titles) and
+/// `subagent` calls are billed like any other, so they count in tokens and cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum CallKind {
+    #[default]
+    Main,
+    Side,
+    Subagent,
+}
+
+impl CallKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::Main => "main",
+            CallKind::Side => "side",
+            CallKind::Subagent => "subagent",
+        }
+    }
+
+    /// Claude Code's `query_source`, classified as Claude Code itself does (2.1.328): the main
+    /// thread is `sdk` (print mode) or `repl_main_thread…`; `agent:…` and `hook_agent` are
+    /// subagents; anything else is an auxiliary call. No source (older versions, other
+    /// harnesses) is a main call.
+    pub fn of_query_source(source: Option<&str>) -> Self {
+        match source {
+            None => CallKind::Main,
+            Some(s) if s == "sdk" || s.starts_with("repl_main_thread") => CallKind::Main,
+            Some(s) if s.starts_with("agent:") || s == "hook_agent" => CallKind::Subagent,
+            Some(_) => CallKind::Side,
+        }
+    }
+}
+
+#[cfg(test)]
+mod call_kind_tests {
+    use super::CallKind;
+
+    #[test]
+    fn query_sources_are_classified_like_claude_code() {
+        for (source, kind) in [
+            (None, CallKind::Main),
+            (Some("sdk"), CallKind::Main),
+            (Some("repl_main_thread"), CallKind::Main),
+            (Some("repl_main_thread:outputStyle:x"), CallKind::Main),
+            (Some("agent:builtin"), CallKind::Subagent),
+            (Some("agent:custom"), CallKind::Subagent),
+            (Some("hook_agent"), CallKind::Subagent),
+            (Some("web_fetch_apply"), CallKind::Side),
+            (Some("compact"), CallKind::Side),
+            (Some("generate_session_title"), CallKind::Side),
+        ] {
+            assert_eq!(CallKind::of_query_source(source), kind, "{source:?}");
         }
     }
 }

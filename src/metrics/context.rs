@@ -88,6 +88,9 @@ impl ContextMetrics {
 
     pub fn record(&self, models: &ModelGuard, batch: &SpanBatch, report: &IngestReport) {
         for turn in report.new_turns.iter().map(|&i| &batch.turns[i]) {
+            if !turn.is_turn() {
+                continue;
+            }
             let c = TurnContext::of(turn);
             let model = ModelLabels {
                 model: models.label(&turn.model),

@@ -16,6 +16,31 @@ pub struct ModelLabels {
     pub model: String,
 }
 
+/// A model call's model and what it was for (main turn, side call, subagent call).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelCallLabels {
+    pub model: String,
+    pub kind: CallKindLabel,
+}
+
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum CallKindLabel {
+    main,
+    side,
+    subagent,
+}
+
+impl CallKindLabel {
+    pub fn of(kind: crate::domain::CallKind) -> Self {
+        match kind {
+            crate::domain::CallKind::Main => Self::main,
+            crate::domain::CallKind::Side => Self::side,
+            crate::domain::CallKind::Subagent => Self::subagent,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TokenLabels {
     pub model: String,
@@ -41,6 +66,8 @@ pub struct SessionLabels {
 pub enum SessionStatusLabel {
     completed,
     failed,
+    /// Closed after going idle with its work unfinished (see `--session-idle-seconds`).
+    abandoned,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

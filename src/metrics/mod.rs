@@ -21,9 +21,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 pub use labels::{
-    ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels, SessionLabels,
-    SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels, TestLabels,
-    TestResult, TokenLabels, TokenType,
+    CallKindLabel, ModelCallLabels, ModelGuard, ModelLabels, RequestFailure, RequestFailureLabels,
+    SessionLabels, SessionStatusLabel, SpanOutcome, SpanOutcomeLabels, TargetGuard, TargetLabels,
+    TestLabels, TestResult, TokenLabels, TokenType,
 };
 
 use crate::domain::{IngestReport, SessionStatus, SpanBatch};
@@ -37,7 +37,7 @@ pub struct Metrics {
     models: ModelGuard,
     tokens: Family<TokenLabels, Counter>,
     cost_usd: Family<ModelLabels, Counter<f64, AtomicU64>>,
-    model_requests: Family<ModelLabels, Counter>,
+    model_requests: Family<ModelCallLabels, Counter>,
     unpriced_requests: Family<ModelLabels, Counter>,
     turn_duration: HistogramFamily<ModelLabels>,
     time_to_first_token: HistogramFamily<ModelLabels>,
@@ -90,7 +90,7 @@ impl Metrics {
         let model_requests = Family::default();
         registry.register(
             "acd_model_requests",
-            "Model calls (turns) by model",
+            "Model calls by model and kind (main = turns; side and subagent calls apart)",
             model_requests.clone(),
         );
         let unpriced_requests = Family::default();
@@ -153,7 +153,11 @@ impl Metrics {
                 .get_or_create(&RequestFailureLabels { reason })
                 .inc_by(0);
         }
-        for status in [SessionStatusLabel::completed, SessionStatusLabel::failed] {
+        for status in [
+            SessionStatusLabel::completed,
+            SessionStatusLabel::failed,
+            SessionStatusLabel::abandoned,
+        ] {
             sessions.get_or_create(&SessionLabels { status }).inc_by(0);
         }
         let claude_code = claude_code::ClaudeCodeMetrics::register(&mut registry);
@@ -216,9 +220,18 @@ impl Metrics {
                 self.tokens.get_or_create(&labels).inc_by(n.max(0) as u64);
             }
             self.cost_usd.get_or_create(&model).inc_by(turn.cost_usd);
-            self.model_requests.get_or_create(&model).inc();
+            self.model_requests
+                .get_or_create(&ModelCallLabels {
+                    model: model.model.clone(),
+                    kind: CallKindLabel::of(turn.call_kind),
+                })
+                .inc();
             if !turn.priced {
                 self.unpriced_requests.get_or_create(&model).inc();
+            }
+            // Latency and TTFT are the main turns' (side calls would skew them).
+            if !turn.is_turn() {
+                continue;
             }
             self.turn_duration
                 .get_or_create(&model)
@@ -228,6 +241,12 @@ impl Metrics {
                     .get_or_create(&model)
                     .observe(ttft as f64 / 1000.0);
             }
+        }
+        for (model, added) in &report.completed_cost {
+            let model = ModelLabels {
+                model: self.models.label(model),
+            };
+            self.cost_usd.get_or_create(&model).inc_by(*added);
         }
         self.retries.record(&self.models, batch, report);
         self.context.record(&self.models, batch, report);
@@ -241,6 +260,18 @@ impl Metrics {
             self.sessions.get_or_create(&SessionLabels { status }).inc();
             self.session_wall_clock
                 .observe(session.wall_clock_ms() as f64 / 1000.0);
+        }
+    }
+
+    /// Counts the sessions the idle job closed (they have no span, so no wall-clock sample).
+    pub fn record_closed_sessions(&self, completed: u64, abandoned: u64) {
+        for (status, n) in [
+            (SessionStatusLabel::completed, completed),
+            (SessionStatusLabel::abandoned, abandoned),
+        ] {
+            self.sessions
+                .get_or_create(&SessionLabels { status })
+                .inc_by(n);
         }
     }
 

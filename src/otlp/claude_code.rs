@@ -4,12 +4,13 @@
 //! a call by its API request id or tool-use id, so a call reported both ways is stored once.
 
 use chrono::{DateTime, Duration, Utc};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::attributes::Attributes;
 use super::log_mapping::json_attribute;
-use crate::domain::{TokenUsage, ToolCallRecord, TurnRecord, synthetic_key};
+use crate::domain::{CallKind, RetryRecord, TokenUsage, ToolCallRecord, TurnRecord, synthetic_key};
 use crate::pricing::PriceTable;
 
 /// What every Claude Code call record starts from.
@@ -69,6 +70,19 @@ pub fn turn(
             .unwrap_or_else(|| "unknown".into()),
     )?;
     let cost = prices.cost(&model, &usage);
+    // Spans name the source `query_source_safe` when the full one is withheld; a call made
+    // from inside a tool (`llm_request.context = tool`, e.g. WebFetch's summary) is a side call
+    // whatever its source says.
+    let query_source = f
+        .attrs
+        .str("query_source")
+        .or_else(|| f.attrs.str("query_source_safe"));
+    let call_kind = match CallKind::of_query_source(query_source.as_deref()) {
+        CallKind::Main if f.attrs.str("llm_request.context").as_deref() == Some("tool") => {
+            CallKind::Side
+        }
+        kind => kind,
+    };
     let id = match f.attrs.str("request_id") {
         Some(request) => format!("cc:request:{request}"),
         None => fallback_id.to_string(),
@@ -95,6 +109,8 @@ pub fn turn(
         time_to_first_token_ms: f.attrs.int("ttft_ms").filter(|t| *t >= 0),
         failed: f.failed(),
         model,
+        call_kind,
+        query_source,
         attributes: f.json,
     })
 }
@@ -143,4 +159,56 @@ pub fn tool(
         failed: f.failed(),
         attributes: f.json,
     })
+}
+
+/// The start of each attempt of a `claude_code.llm_request` span, in attempt order: one
+/// `gen_ai.request.attempt` event per attempt (2.1.3xx), the last one the attempt that answered.
+pub fn attempts(span: &Span) -> Vec<DateTime<Utc>> {
+    let mut attempts: Vec<(i64, DateTime<Utc>)> = span
+        .events
+        .iter()
+        .filter(|e| e.name == "gen_ai.request.attempt" && e.time_unix_nano > 0)
+        .map(|e| {
+            let n = Attributes::new(&e.attributes, &[])
+                .int("attempt")
+                .unwrap_or(0);
+            let at = DateTime::from_timestamp_nanos(e.time_unix_nano.min(i64::MAX as u64) as i64);
+            (n, at)
+        })
+        .collect();
+    attempts.sort();
+    attempts.into_iter().map(|(_, at)| at).collect()
+}
+
+/// Every attempt but the last failed and was retried: one retry each. The span names no status
+/// or error for them, so the reason is `error`; the wait is from that attempt's start to the
+/// next one's (the failed attempt and the back-off). The last retry succeeded when the call did.
+/// Keyed by request id and attempt, so a resent span adds nothing.
+pub fn retried_attempts(turn: &TurnRecord, attempts: &[DateTime<Utc>]) -> Vec<RetryRecord> {
+    let Some(session) = turn.session_id else {
+        return Vec::new();
+    };
+    let request = turn.attributes["request_id"].as_str().unwrap_or("");
+    let retried = attempts.len().saturating_sub(1);
+    (0..retried)
+        .map(|i| RetryRecord {
+            key: synthetic_key(session, &format!("cc:retry:{request}:{}", i + 1)),
+            session_id: Some(session),
+            session_external_id: turn.session_external_id.clone(),
+            retry_number: i as i32 + 1,
+            reason: "error".into(),
+            original_model: Some(turn.model.clone()),
+            fallback_model: None,
+            wait_ms: Some((attempts[i + 1] - attempts[i]).num_milliseconds().max(0)),
+            succeeded: Some(i + 1 == retried && !turn.failed),
+            exhausted: false,
+            error_message: Some(format!(
+                "attempt {} of request {request} failed (Claude Code's span names no status)",
+                i + 1
+            )),
+            at: attempts[i],
+            attributes: serde_json::json!({"claude_code.attempt": i + 1,
+                                           "claude_code.request_id": request}),
+        })
+        .collect()
 }

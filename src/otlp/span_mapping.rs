@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::attributes::{self, Attributes};
 use crate::domain::{
-    Rejection, SessionRecord, SessionStatus, SpanBatch, SpanKey, TokenUsage, ToolCallRecord,
-    TurnRecord, limits, session_uuid,
+    CallKind, Rejection, SessionRecord, SessionStatus, SpanBatch, SpanKey, TokenUsage,
+    ToolCallRecord, TurnRecord, limits, session_uuid,
 };
 use crate::pricing::PriceTable;
 
@@ -57,14 +57,16 @@ fn map_span(
     batch: &mut SpanBatch,
 ) -> Result<(), String> {
     let attrs = Attributes::new(&span.attributes, resource);
+    // Claude Code's beta spans first: `claude_code.tool` also says `execute_tool` and
+    // `claude_code.interaction` (one prompt's work, not the session) `invoke_agent`.
+    if span.name.starts_with("claude_code.") {
+        return claude_code_span(span, resource, attrs, prices, batch);
+    }
     let operation = attrs.str("gen_ai.operation.name");
     let kind = match operation.as_deref() {
         Some("invoke_agent") => Kind::Session,
         Some("chat" | "text_completion" | "generate_content") => Kind::Turn,
         Some("execute_tool") => Kind::Tool,
-        _ if span.name == "claude_code.llm_request" || span.name == "claude_code.tool" => {
-            return claude_code_span(span, resource, attrs, prices, batch);
-        }
         _ if span.name == super::test_run_spans::TEST_RUN_SPAN => {
             let f = span_facts(span, resource, attrs)?;
             let run =
@@ -103,7 +105,9 @@ fn map_span(
 }
 
 /// Claude Code's beta trace spans: keyed like its events, so a call reported both ways (events
-/// and spans) is stored once. Spans without `session.id` cannot be placed and are ignored.
+/// and spans) is stored once. `claude_code.llm_request` is a model call and
+/// `claude_code.tool` a tool call; the rest (`interaction`, `tool.execution`, hooks, ...) and
+/// spans without `session.id` are acknowledged and ignored.
 fn claude_code_span(
     span: &Span,
     resource: &[opentelemetry_proto::tonic::common::v1::KeyValue],
@@ -111,7 +115,8 @@ fn claude_code_span(
     prices: &PriceTable,
     batch: &mut SpanBatch,
 ) -> Result<(), String> {
-    let Some(external) = attrs.str("session.id") else {
+    let known = span.name == "claude_code.llm_request" || span.name == "claude_code.tool";
+    let Some(external) = attrs.str("session.id").filter(|_| known) else {
         batch.ignored += 1;
         return Ok(());
     };
@@ -125,7 +130,15 @@ fn claude_code_span(
         json: facts.json.clone(),
     };
     if span.name == "claude_code.llm_request" {
-        let turn = super::claude_code::turn(call, &fallback_id, prices, Some(facts.started_at))?;
+        let attempts = super::claude_code::attempts(span);
+        // The call's time is its successful attempt's: from the last attempt's start.
+        let start = attempts.last().map_or(facts.started_at, |a| {
+            (*a).clamp(facts.started_at, facts.ended_at)
+        });
+        let turn = super::claude_code::turn(call, &fallback_id, prices, Some(start))?;
+        batch
+            .retries
+            .extend(super::claude_code::retried_attempts(&turn, &attempts));
         batch.turns.push(turn);
     } else {
         let tool = super::claude_code::tool(call, &fallback_id, Some(facts.started_at))?;
@@ -286,6 +299,13 @@ fn turn(mut f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String>
         finished_at: f.ended_at,
         time_to_first_token_ms: ttft_ms,
         failed: f.failed,
+        // A GenAI span is a main turn unless the harness says otherwise (docs/semantic-conventions.md).
+        call_kind: match f.attrs.str("acd.call.kind").as_deref() {
+            Some("side") => CallKind::Side,
+            Some("subagent") => CallKind::Subagent,
+            _ => CallKind::Main,
+        },
+        query_source: f.attrs.str("acd.call.source"),
         attributes: f.json,
         key: f.key,
     })

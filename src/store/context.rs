@@ -28,7 +28,12 @@ pub async fn insert_turns(
     let (mut system, mut feature, mut files, mut conversation) = (vec![], vec![], vec![], vec![]);
     let (mut totals, mut limits, mut ratios, mut overflows, mut reported) =
         (vec![], vec![], vec![], vec![], vec![]);
-    for &i in &report.new_turns {
+    // Side and subagent calls have contexts of their own, not the conversation's.
+    for &i in report
+        .new_turns
+        .iter()
+        .filter(|&&i| batch.turns[i].is_turn())
+    {
         let t = &batch.turns[i];
         let c = TurnContext::of(t);
         let s = c.segments.unwrap_or([0; 4]);

@@ -10,6 +10,7 @@ pub mod codebase_jobs;
 mod connection;
 pub mod context;
 pub mod file_access;
+pub mod idle_sessions;
 mod isolation;
 pub mod retention;
 pub mod retries;

@@ -54,13 +54,14 @@ impl Store {
                            RETURNING session_id, model, input_tokens, output_tokens,
                                      cache_read_tokens, cache_write_tokens,
                                      cache_write_1h_tokens, cost_usd, reported_cost_usd,
-                                     duration_ms),
+                                     duration_ms, call_kind),
                        kept AS (
                            INSERT INTO purged_turn_totals AS p (session_id, model, turns,
-                               input_tokens, output_tokens, cache_read_tokens,
+                               model_calls, input_tokens, output_tokens, cache_read_tokens,
                                cache_write_tokens, cache_write_1h_tokens, cost_usd,
                                reported_cost_usd, duration_ms)
-                           SELECT session_id, model, count(*),
+                           SELECT session_id, model,
+                                  count(*) FILTER (WHERE call_kind = 'main'), count(*),
                                   COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0),
                                   sum(cache_read_tokens), sum(cache_write_tokens),
                                   sum(cache_write_1h_tokens), sum(cost_usd),
@@ -69,6 +70,7 @@ impl Store {
                            GROUP BY session_id, model
                            ON CONFLICT (session_id, model) DO UPDATE SET
                                turns = p.turns + EXCLUDED.turns,
+                               model_calls = p.model_calls + EXCLUDED.model_calls,
                                input_tokens = p.input_tokens + EXCLUDED.input_tokens,
                                output_tokens = p.output_tokens + EXCLUDED.output_tokens,
                                cache_read_tokens = p.cache_read_tokens + EXCLUDED.cache_read_tokens,

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
-use crate::domain::{SessionState, TotalsSource};
+use crate::domain::{CallKind, SessionState, TotalsSource};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionSummary {
@@ -73,8 +73,12 @@ pub struct ModelUsage {
     pub request_count: i32,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// One model call of a session (`session_turns`); served as `api::sessions::Turn` or
+/// `api::sessions::SideCall` by its kind.
+#[derive(Debug)]
 pub struct TurnRow {
+    pub call_kind: CallKind,
+    pub query_source: Option<String>,
     pub turn_number: i32,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -96,8 +100,20 @@ pub struct TurnRow {
     pub reported_cost_usd: Option<f64>,
     /// ok | error
     pub status: String,
-    #[schema(value_type = Vec<Object>)]
     pub tool_calls: serde_json::Value,
+}
+
+/// A session's model calls of one kind and source, summed.
+#[derive(Debug)]
+pub struct CallSourceRow {
+    pub call_kind: CallKind,
+    pub query_source: Option<String>,
+    pub calls: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_usd: f64,
 }
 
 #[derive(Debug, Default)]
@@ -265,7 +281,8 @@ impl Store {
     pub async fn session_turns(&self, id: Uuid) -> Result<Vec<TurnRow>, Error> {
         Ok(sqlx::query_as!(
             TurnRow,
-            r#"SELECT turn_number, started_at, finished_at, duration_ms, time_to_first_token_ms,
+            r#"SELECT call_kind AS "call_kind: CallKind", query_source,
+                      turn_number, started_at, finished_at, duration_ms, time_to_first_token_ms,
                       provider, model, response_model,
                       COALESCE(input_tokens, 0) AS "input_tokens!",
                       COALESCE(output_tokens, 0) AS "output_tokens!",
@@ -275,6 +292,27 @@ impl Store {
                       COALESCE(tool_calls, '[]'::jsonb) AS "tool_calls!"
                FROM session_turns WHERE session_id = $1
                ORDER BY turn_number, started_at, span_id"#,
+            id
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The session's model calls grouped by kind and source (main turns, side calls,
+    /// subagent calls), retention's purged turns not included.
+    pub async fn session_call_sources(&self, id: Uuid) -> Result<Vec<CallSourceRow>, Error> {
+        Ok(sqlx::query_as!(
+            CallSourceRow,
+            r#"SELECT call_kind AS "call_kind: CallKind", query_source,
+                      count(*) AS "calls!",
+                      COALESCE(sum(input_tokens), 0)::bigint AS "input_tokens!",
+                      COALESCE(sum(output_tokens), 0)::bigint AS "output_tokens!",
+                      COALESCE(sum(cache_read_tokens), 0)::bigint AS "cache_read_tokens!",
+                      COALESCE(sum(cache_write_tokens), 0)::bigint AS "cache_write_tokens!",
+                      COALESCE(sum(cost_usd), 0)::float8 AS "cost_usd!"
+               FROM session_turns WHERE session_id = $1
+               GROUP BY call_kind, query_source
+               ORDER BY call_kind <> 'main', 3 DESC, query_source"#,
             id
         )
         .fetch_all(&self.pool)

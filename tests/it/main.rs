@@ -11,9 +11,11 @@ mod common;
 
 mod auth;
 mod bad_input;
+mod claude_beta_spans;
 mod claude_code_events;
 mod claude_code_metrics;
 mod claude_ingest;
+mod claude_side_calls;
 mod codebase_api;
 mod codebase_index;
 mod context_plan;

@@ -36,6 +36,7 @@ pub(super) async fn recompute(
 
     let changed = rollups::ChangedTurns::of(batch, report, attached.traces);
     rollups::recompute_sessions(tx, &touched, &changed).await?;
+    rollups::rebuild_all_tool_calls(tx, &report.moved_tool_sessions).await?;
     report.sessions_hit_max_retries = retries::recompute(tx, &touched).await?;
     file_access::count_new_targets(tx, &targeted).await?;
     context::recompute(tx, &touched).await?;
@@ -51,6 +52,8 @@ fn sessions_with_new_records(
     new_sessions: &[&SessionRecord],
 ) -> HashSet<Uuid> {
     let mut touched: HashSet<Uuid> = new_sessions.iter().map(|s| s.id).collect();
+    touched.extend(report.completed_turn_sessions.iter().copied());
+    touched.extend(report.moved_tool_sessions.iter().copied());
     touched.extend(report.new_turns.iter().filter_map(|&i| resolution.turns[i]));
     touched.extend(report.new_tools.iter().filter_map(|&i| resolution.tools[i]));
     touched.extend(

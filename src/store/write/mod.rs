@@ -2,7 +2,8 @@
 //!
 //! 1. [`lock_traces`] and [`resolve_sessions`]: serialise batches sharing a trace, and find the
 //!    session each record belongs to;
-//! 2. [`ledger::claim_new_spans`]: the `otlp_spans` ledger decides which spans are new;
+//! 2. [`ledger::claim_new_spans`]: the `otlp_spans` ledger decides which spans are new, and
+//!    [`completion`] fills in what a second report of a known call adds;
 //! 3. [`write_records`]: targets and sessions, then the detail rows of the new records;
 //! 4. [`derive::recompute`]: attach earlier orphans, then recompute what the batch changed.
 //!
@@ -13,6 +14,7 @@
 //! the same trace; session totals are then recomputed from the detail rows, so the result does
 //! not depend on arrival order.
 
+mod completion;
 mod derive;
 mod details;
 mod ledger;
@@ -34,7 +36,14 @@ impl Store {
         lock_traces(&mut tx, batch).await?;
         let resolution = resolve_sessions(&mut tx, batch).await?;
         let mut report = ledger::claim_new_spans(&mut tx, batch, &resolution).await?;
-        if report.new_span_count() > 0 {
+        let completed = completion::complete_known_turns(&mut tx, batch, &report).await?;
+        report.completed_turn_sessions = completed.sessions;
+        report.completed_cost = completed.cost_added;
+        report.moved_tool_sessions =
+            completion::complete_known_tools(&mut tx, batch, &report).await?;
+        let completed =
+            !report.completed_turn_sessions.is_empty() || !report.moved_tool_sessions.is_empty();
+        if report.new_span_count() > 0 || completed {
             let new_sessions: Vec<&SessionRecord> = report
                 .new_sessions
                 .iter()

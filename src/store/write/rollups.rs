@@ -68,11 +68,14 @@ pub async fn recompute_sessions(
 
 /// Inferred turn numbers.
 async fn number_inferred_turns(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
-    // Turns without acd.turn.number are numbered by start time within their session.
+    // Turns without acd.turn.number are numbered by start time within their session. Only main
+    // calls are turns; a side or subagent call takes the number of the turn it happened in
+    // (the latest main call started before it; 1 before the first).
     sqlx::query!(
         r#"UPDATE session_turns t SET turn_number = r.rn
-           FROM (SELECT id, row_number() OVER (PARTITION BY session_id
-                                               ORDER BY started_at, span_id)::int AS rn
+           FROM (SELECT id, GREATEST(count(*) FILTER (WHERE call_kind = 'main')
+                                       OVER (PARTITION BY session_id
+                                             ORDER BY started_at, span_id), 1)::int AS rn
                  FROM session_turns WHERE session_id = ANY($1)) r
            WHERE t.id = r.id AND t.session_id = ANY($1) AND t.turn_number_inferred
              AND t.turn_number <> r.rn"#,
@@ -116,8 +119,10 @@ async fn rebuild_parented_tool_calls(
 
 /// `tool_calls` of the turns that tool calls without a parent span belong to.
 async fn rebuild_unparented_tool_calls(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
-    // Tool calls with no parent span (Claude Code's tool_result events) belong to the latest
-    // turn of their session that finished before the tool started: the call that asked for it.
+    // Tool calls with no parent span (Claude Code's `claude_code.tool` spans, events of
+    // versions before 2.1.3xx) belong to the latest turn of their session that started before
+    // the tool did: the call that asked for it. Not "finished before": Claude Code starts a tool
+    // while the answer that asked for it is still streaming.
     sqlx::query!(
         r#"UPDATE session_turns t SET tool_calls = agg.calls
            FROM (SELECT p.turn_id,
@@ -128,9 +133,9 @@ async fn rebuild_unparented_tool_calls(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Re
                  FROM session_tool_calls c
                  CROSS JOIN LATERAL (
                      SELECT t2.id AS turn_id FROM session_turns t2
-                     WHERE t2.session_id = c.session_id
-                       AND t2.finished_at <= c.started_at + interval '1 second'
-                     ORDER BY t2.finished_at DESC LIMIT 1) p
+                     WHERE t2.session_id = c.session_id AND t2.call_kind = 'main'
+                       AND t2.started_at <= c.started_at
+                     ORDER BY t2.started_at DESC, t2.span_id DESC LIMIT 1) p
                  WHERE c.session_id = ANY($1) AND c.parent_span_id IS NULL
                  GROUP BY p.turn_id) agg
            WHERE t.id = agg.turn_id AND t.tool_calls IS DISTINCT FROM agg.calls"#,
@@ -165,12 +170,17 @@ async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<
                api_latency_ms = CASE WHEN s.reported_api_ms IS NULL THEN a.api_ms
                                      ELSE LEAST(s.reported_api_ms, 2147483647)::int END,
                time_to_first_token_ms = a.ttft_p50,
-               started_at = CASE WHEN s.span_id IS NULL THEN LEAST(s.started_at, a.first_start)
+               started_at = CASE WHEN s.span_id IS NULL
+                                 THEN LEAST(s.started_at, a.first_activity)
                                  ELSE s.started_at END,
                wall_clock_ms = CASE WHEN s.span_id IS NULL
-                   THEN (EXTRACT(EPOCH FROM (a.last_end - LEAST(s.started_at, a.first_start)))
+                   THEN (EXTRACT(EPOCH FROM (a.last_activity
+                                             - LEAST(s.started_at, a.first_activity)))
                          * 1000)::int
                    ELSE s.wall_clock_ms END,
+               -- A span-less session closed as idle that hears more ends at its new last activity.
+               ended_at = CASE WHEN s.span_id IS NULL AND s.ended_at IS NOT NULL
+                               THEN a.last_activity ELSE s.ended_at END,
                updated_at = NOW()
            FROM (SELECT session_id,
                         LEAST(sum(turns), 2147483647)::int AS turns,
@@ -182,11 +192,13 @@ async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<
                         sum(cost_usd) AS cost_usd,
                         sum(reported_cost_usd) AS reported_cost_usd,
                         LEAST(sum(duration_ms), 2147483647)::int AS api_ms,
-                        (percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_first_token_ms))::int
-                            AS ttft_p50,
+                        (percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_first_token_ms)
+                             FILTER (WHERE turns = 1))::int AS ttft_p50,
                         min(started_at) AS first_start,
                         max(finished_at) AS last_end
-                 FROM (SELECT session_id, 1::bigint AS turns, input_tokens::bigint,
+                 -- turns: 1 for a main call; side and subagent calls count in tokens and cost.
+                 FROM (SELECT session_id, (call_kind = 'main')::int::bigint AS turns,
+                              input_tokens::bigint,
                               output_tokens::bigint, cache_read_tokens::bigint,
                               cache_write_tokens::bigint, cache_write_1h_tokens::bigint,
                               cost_usd::numeric, reported_cost_usd::numeric,
@@ -200,7 +212,20 @@ async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<
                               cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
                               cost_usd, reported_cost_usd, duration_ms, NULL, NULL, NULL
                        FROM purged_turn_totals WHERE session_id = ANY($1)) u
-                 GROUP BY session_id) a
+                 GROUP BY session_id) a0
+           -- A session without a span of its own lasts from its first activity to its last:
+           -- model calls, failed attempts before a retry, and tool runs.
+           CROSS JOIN LATERAL (
+               SELECT a0.*,
+                      LEAST(a0.first_start,
+                            (SELECT min(c.started_at) FROM session_tool_calls c
+                             WHERE c.session_id = a0.session_id),
+                            (SELECT min(r.occurred_at) FROM session_retries r
+                             WHERE r.session_id = a0.session_id)) AS first_activity,
+                      GREATEST(a0.last_end,
+                               (SELECT max(c.started_at + c.duration_ms * interval '1 ms')
+                                FROM session_tool_calls c
+                                WHERE c.session_id = a0.session_id)) AS last_activity) a
            WHERE s.id = a.session_id"#,
         sessions
     )
@@ -226,17 +251,17 @@ async fn recompute_token_usage(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(),
                                   / (sum(cache_read_tokens) + sum(input_tokens)), 4) END,
                   LEAST(round(avg(utilization), 4), 9.9999),
                   LEAST(sum(cost_usd), 9999.999999),
-                  LEAST(sum(turns), 2147483647)::int
+                  LEAST(sum(calls), 2147483647)::int
            FROM (SELECT session_id, model, input_tokens::bigint, output_tokens::bigint,
                         cache_read_tokens::bigint, cache_write_tokens::bigint,
-                        cost_usd::numeric, 1::bigint AS turns,
+                        cost_usd::numeric, 1::bigint AS calls,
                         (input_tokens + cache_read_tokens + cache_write_tokens)::numeric
                             / NULLIF(context_window, 0) AS utilization
                  FROM session_turns WHERE session_id = ANY($1)
                  -- Turns deleted by retention keep counting (utilization: survivors only).
                  UNION ALL
                  SELECT session_id, model, input_tokens, output_tokens, cache_read_tokens,
-                        cache_write_tokens, cost_usd, turns, NULL
+                        cache_write_tokens, cost_usd, model_calls, NULL
                  FROM purged_turn_totals WHERE session_id = ANY($1)) u
            GROUP BY session_id, model
            ON CONFLICT (session_id, model) DO UPDATE SET
@@ -248,6 +273,40 @@ async fn recompute_token_usage(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(),
                context_utilization = EXCLUDED.context_utilization,
                cost_usd = EXCLUDED.cost_usd,
                request_count = EXCLUDED.request_count"#,
+        sessions
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Every main turn's `tool_calls` in `sessions`, from scratch: for the rare sessions whose tool
+/// calls moved from one turn to another (a tool first placed by time, then named by the call
+/// that asked for it), where the incremental rebuilds would leave the old turn's entry behind.
+pub async fn rebuild_all_tool_calls(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"UPDATE session_turns t SET tool_calls = COALESCE(agg.calls, '[]'::jsonb)
+           FROM session_turns t0
+           LEFT JOIN (
+               SELECT turn_id, jsonb_agg(jsonb_build_object(
+                          'name', tool_name, 'file_path', file_path,
+                          'started_at', started_at, 'duration_ms', duration_ms,
+                          'status', status) ORDER BY started_at, span_id) AS calls
+               FROM (SELECT c.*, COALESCE(
+                         (SELECT t2.id FROM session_turns t2
+                          WHERE t2.session_id = c.session_id AND t2.trace_id = c.trace_id
+                            AND t2.span_id = c.parent_span_id),
+                         (SELECT t2.id FROM session_turns t2
+                          WHERE c.parent_span_id IS NULL AND t2.session_id = c.session_id
+                            AND t2.call_kind = 'main' AND t2.started_at <= c.started_at
+                          ORDER BY t2.started_at DESC, t2.span_id DESC LIMIT 1)) AS turn_id
+                     FROM session_tool_calls c WHERE c.session_id = ANY($1)) placed
+               GROUP BY turn_id) agg ON agg.turn_id = t0.id
+           WHERE t.id = t0.id AND t0.session_id = ANY($1) AND t0.call_kind = 'main'
+             AND t.tool_calls IS DISTINCT FROM COALESCE(agg.calls, '[]'::jsonb)"#,
         sessions
     )
     .execute(&mut **tx)

@@ -28,7 +28,8 @@ pub async fn insert_turns(
                finished_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
                reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
                response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
-               status, attributes, cache_write_1h_tokens, reported_cost_usd, tool_calls)
+               status, attributes, cache_write_1h_tokens, reported_cost_usd, call_kind,
+               query_source, tool_calls)
            SELECT u.*,
                   (SELECT jsonb_agg(jsonb_build_object(
                               'name', c.tool_name, 'file_path', c.file_path,
@@ -41,12 +42,13 @@ pub async fn insert_turns(
                $6::timestamptz[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],
                $12::bytea[], $13::bytea[], $14::bytea[], $15::text[], $16::text[], $17::text[],
                $18::int[], $19::int[], $20::float8[], $21::int[], $22::text[], $23::jsonb[],
-               $24::int[], $25::float8[])
+               $24::int[], $25::float8[], $26::text[], $27::text[])
              AS u(id, session_id, turn_number, turn_number_inferred, started_at, finished_at,
                   input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
                   reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
                   response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
-                  status, attributes, cache_write_1h_tokens, reported_cost_usd)"#,
+                  status, attributes, cache_write_1h_tokens, reported_cost_usd, call_kind,
+                  query_source)"#,
         &c.ids,
         &c.sessions as &[Option<Uuid>],
         &c.turn_numbers,
@@ -72,6 +74,8 @@ pub async fn insert_turns(
         &c.attributes,
         &c.cache_write_1h_tokens,
         &c.reported_cost_usd as &[Option<f64>],
+        &c.call_kinds,
+        &c.query_sources as &[Option<String>],
     )
     .execute(&mut **tx)
     .await?;
@@ -106,6 +110,8 @@ struct TurnColumns {
     attributes: Vec<serde_json::Value>,
     cache_write_1h_tokens: Vec<i32>,
     reported_cost_usd: Vec<Option<f64>>,
+    call_kinds: Vec<String>,
+    query_sources: Vec<Option<String>>,
 }
 
 impl TurnColumns {
@@ -141,6 +147,8 @@ impl TurnColumns {
             c.attributes.push(t.attributes.clone());
             c.cache_write_1h_tokens.push(t.usage.cache_write_1h as i32);
             c.reported_cost_usd.push(t.reported_cost_usd);
+            c.call_kinds.push(t.call_kind.as_str().to_string());
+            c.query_sources.push(t.query_source.clone());
         }
         c
     }

@@ -3,7 +3,7 @@
 // `render(arg, params)` returning an element (and may update it later).
 
 import { loadConfig, readOnly } from "./api.js";
-import { h, destroyCharts, flushCharts } from "./dom.js";
+import { h, destroyCharts, flushCharts, prepare } from "./dom.js";
 import * as overview from "./overview.js";
 import * as sessions from "./sessions.js";
 import * as session from "./session.js";
@@ -46,10 +46,13 @@ async function route() {
   view.replaceChildren(h("p.muted", {}, "Loading…"));
   try {
     if (!module) throw new Error(`no page “${page}”`);
-    const el = await module.render(arg, params);
+    const rendering = module.render(arg, params);
+    prepare(); // the page's API requests are sent by now
+    const el = await rendering;
     if (mine !== generation) return; // navigated away meanwhile
     view.replaceChildren(el);
-    flushCharts();
+    await flushCharts();
+    if (mine !== generation) return;
     document.title = `${el.dataset.title || page} · acd-collector`;
   } catch (err) {
     if (mine !== generation) return;

@@ -83,7 +83,7 @@ export async function render(arg) {
           if (f.budget.value) body.budget_tokens = Number(f.budget.value);
           const res = await api(`/api/db/context/optimize/${target.id}`, { method: "POST", body });
           out.replaceChildren(planView(res));
-          flushCharts();
+          await flushCharts();
         } catch (err) {
           out.replaceChildren(h("p.problem", { role: "alert" }, err.message));
         }

@@ -19,7 +19,10 @@ export function h(spec, attrs = {}, ...children) {
   return el;
 }
 
-const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+// Made on first use, not when the module loads: a tab's first Intl.NumberFormat loads ICU's data
+// (~20 ms), which prepare() lets happen while the page's API requests are answered.
+let intFormat = null;
+const int = () => (intFormat ||= new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 }));
 
 export function fmt(value, unit) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
@@ -27,19 +30,40 @@ export function fmt(value, unit) {
     case "usd":
       return `$${Number(value).toFixed(4)}`;
     case "ms":
-      return `${int.format(value)} ms`;
+      return `${int().format(value)} ms`;
     case "pct":
       return `${(value * 100).toFixed(1)} %`;
     case "x":
       return Number(value).toFixed(2);
     default:
-      return int.format(value);
+      return int().format(value);
   }
 }
 
 /** A number shown from a REST field: `src` is "resource:field" (or "resource:index:field"). */
 export function num(value, unit, src) {
   return h("span.num", { dataset: src ? { src, unit: unit || "int" } : {} }, fmt(value, unit));
+}
+
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" };
+
+/** Text made safe for HTML text and double-quoted attribute values (null shows as nothing). */
+export function esc(value) {
+  return value === null || value === undefined ? "" : String(value).replace(/[&<>"]/g, (c) => ESCAPES[c]);
+}
+
+/** num() as HTML text, for long tables built with one parse (fromHtml). */
+export function numHtml(value, unit, src) {
+  const attrs = src ? ` data-src="${esc(src)}" data-unit="${esc(unit || "int")}"` : "";
+  return `<span class="num"${attrs}>${esc(fmt(value, unit))}</span>`;
+}
+
+/** Nodes parsed from HTML text whose values went through esc(). A 500-row table is one parse
+ *  this way instead of ~10,000 createElement/append calls, the most of its build time. */
+export function fromHtml(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  return template.content;
 }
 
 export function time(iso) {
@@ -70,7 +94,9 @@ export function card(label, value, target) {
   );
 }
 
+/** `rows`: an array of <tr> elements, or a fragment of them (fromHtml). */
 export function table(columns, rows, caption) {
+  const empty = rows instanceof Node ? !rows.firstChild : !rows.length;
   return h(
     "div.table-wrap",
     {},
@@ -79,13 +105,15 @@ export function table(columns, rows, caption) {
       {},
       caption ? h("caption", {}, caption) : null,
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: columns.length }, "None."))),
+      h("tbody", {}, empty ? h("tr", {}, h("td", { colspan: columns.length }, "None.")) : rows),
     ),
   );
 }
 
 const charts = [];
 const pending = [];
+/** Bumped by destroyCharts(): charts of a page left meanwhile are not drawn. */
+let epoch = 0;
 
 /** A Chart.js chart in a labelled, sized box; drawn by flushCharts() once it is in the page. */
 export function chart(label, config, height = 260) {
@@ -95,22 +123,50 @@ export function chart(label, config, height = 260) {
   return h("section.panel", {}, h("h3", {}, label), box);
 }
 
+let chartJs = null;
+
+/** Chart.js (index.html preloads it): run on first use rather than before the page modules, so
+ *  that its ~200 KB are compiled while the page's API requests are in flight, not before they
+ *  are sent. */
+function loadChartJs() {
+  chartJs ||= new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "/ui/vendor/chart.umd.min.js";
+    script.onload = () => resolve(window.Chart);
+    script.onerror = () => reject(new Error("Chart.js (/ui/vendor/chart.umd.min.js) did not load"));
+    document.head.append(script);
+  });
+  return chartJs;
+}
+
+/** Called once a page's API requests are sent: readies what drawing it needs first (Chart.js's
+ *  compile, number formatting) while they are answered instead of after. */
+export function prepare() {
+  int();
+  loadChartJs().catch(() => {}); // a failure shows when the charts are drawn
+}
+
 /** Draws the charts made since the last call (their canvases must be attached by now). */
-export function flushCharts() {
-  while (pending.length) {
-    const { canvas, config } = pending.shift();
+export async function flushCharts() {
+  if (!pending.length) return;
+  const batch = pending.splice(0);
+  const page = epoch;
+  const Chart = await loadChartJs();
+  if (page !== epoch) return; // left that page while Chart.js loaded
+  for (const { canvas, config } of batch) {
     config.options = { responsive: true, maintainAspectRatio: false, animation: false, ...config.options };
     // A 500-turn session has 500 category ticks: measuring a sample of labels, not all, is what
     // keeps its charts fast (Chart.js's ticks.sampleSize).
     for (const axis of Object.values((config.options.scales ||= { x: {}, y: {} }))) {
       axis.ticks = { sampleSize: 24, ...(axis.ticks || {}) };
     }
-    charts.push(new window.Chart(canvas, config));
+    charts.push(new Chart(canvas, config));
   }
 }
 
 /** Called on navigation: a chart of the previous page must not keep its resize observer. */
 export function destroyCharts() {
+  epoch += 1;
   pending.length = 0;
   while (charts.length) charts.pop().destroy();
 }

@@ -1,14 +1,19 @@
 // The explorer benchmark's browser half (scripts/bench-explorer): sends one session of
 // BENCH_TURNS turns (default 500, each with a tool call) as OTLP/HTTP JSON, then renders its
 // session page in headless chromium BENCH_REPEAT times and prints the median render time (from
-// navigation to the page's "ready" mark, charts drawn) against the 1 s goal.
+// navigation to the page's "ready" mark, charts drawn) against the 1 s goal. With
+// BENCH_BASELINE_API/BENCH_BASELINE_OTLP (a second collector, scripts/bench-explorer's
+// BENCH_BASELINE) it sends the same session there too and alternates the page loads between the
+// two, so that both medians are taken under the same machine load, and prints their ratio.
 import { createRequire } from "node:module";
 import path from "node:path";
 
 const require = createRequire(path.join(process.env.NODE_PATH, "noop.js"));
 const { chromium } = require("playwright-core");
-const API = process.env.BENCH_API;
-const OTLP = process.env.BENCH_OTLP;
+const TARGETS = [{ name: "bench", api: process.env.BENCH_API, otlp: process.env.BENCH_OTLP }];
+if (process.env.BENCH_BASELINE_API) {
+  TARGETS.push({ name: "baseline", api: process.env.BENCH_BASELINE_API, otlp: process.env.BENCH_BASELINE_OTLP });
+}
 const TURNS = Number(process.env.BENCH_TURNS || 500);
 const REPEAT = Number(process.env.BENCH_REPEAT || 5);
 
@@ -47,37 +52,50 @@ for (let k = 0; k < TURNS; k++) {
     attributes: [kv("gen_ai.operation.name", "execute_tool"), kv("gen_ai.tool.name", "Read"), kv("acd.tool.file_path", `src/f${k % 40}.rs`)],
   });
 }
-const body = { resourceSpans: [{ resource: { attributes: [kv("service.name", "bench")] }, scopeSpans: [{ scope: { name: "bench" }, spans }] }] };
-const r = await fetch(`${OTLP}/v1/traces`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-if (!r.ok) throw new Error(`OTLP export: ${r.status} ${await r.text()}`);
-const page0 = await (await fetch(`${API}/api/db/sessions?limit=1`)).json();
-const id = page0.sessions[0].id;
-const turns = (await (await fetch(`${API}/api/db/sessions/${id}/turns`)).json()).turns.length;
+const body = JSON.stringify({ resourceSpans: [{ resource: { attributes: [kv("service.name", "bench")] }, scopeSpans: [{ scope: { name: "bench" }, spans }] }] });
+for (const target of TARGETS) {
+  const { api: API, otlp: OTLP } = target;
+  const r = await fetch(`${OTLP}/v1/traces`, { method: "POST", headers: { "content-type": "application/json" }, body });
+  if (!r.ok) throw new Error(`OTLP export: ${r.status} ${await r.text()}`);
+  const page0 = await (await fetch(`${API}/api/db/sessions?limit=1`)).json();
+  const id = page0.sessions[0].id;
+  target.id = id;
+  target.turns = (await (await fetch(`${API}/api/db/sessions/${id}/turns`)).json()).turns.length;
 
-// The REST answers the page needs, timed alone: the part of the render that is the collector's.
-const restStart = Date.now();
-await Promise.all(
-  ["", "/timing", "/turns"].map((p) => fetch(`${API}/api/db/sessions/${id}${p}`).then((r) => r.text()))
-    .concat([fetch(`${API}/api/db/retries/${id}`).then((r) => r.text()), fetch(`${API}/api/db/context/${id}`).then((r) => r.text())]),
-);
-const restMs = Date.now() - restStart;
+  // The REST answers the page needs, timed alone: the part of the render that is the collector's.
+  const restStart = Date.now();
+  await Promise.all(
+    ["", "/timing", "/turns"].map((p) => fetch(`${API}/api/db/sessions/${id}${p}`).then((r) => r.text()))
+      .concat([fetch(`${API}/api/db/retries/${id}`).then((r) => r.text()), fetch(`${API}/api/db/context/${id}`).then((r) => r.text())]),
+  );
+  target.restMs = Date.now() - restStart;
+  target.times = [];
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
 });
-const times = [];
 for (let i = 0; i < REPEAT + 1; i++) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const t = Date.now();
-  await page.goto(`${API}/#/session/${id}`);
-  await page.waitForFunction(() => document.getElementById("view")?.dataset.ready && !document.getElementById("view").hasAttribute("aria-busy"));
-  // Two animation frames: the charts' first paint is done.
-  await page.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res))));
-  if (i > 0) times.push(Date.now() - t); // the first load warms the browser's caches
-  await page.close();
+  // Which goes first swaps each round: neither always loads right after the other.
+  for (const target of i % 2 ? [...TARGETS].reverse() : TARGETS) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const t = Date.now();
+    await page.goto(`${target.api}/#/session/${target.id}`);
+    await page.waitForFunction(() => document.getElementById("view")?.dataset.ready && !document.getElementById("view").hasAttribute("aria-busy"));
+    // Two animation frames: the charts' first paint is done.
+    await page.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res))));
+    if (i > 0) target.times.push(Date.now() - t); // the first load warms the browser's caches
+    await page.close();
+  }
 }
 await browser.close();
-times.sort((a, b) => a - b);
-const median = times[Math.floor(times.length / 2)];
-console.log(JSON.stringify({ turns, render_ms_median: median, rest_ms: restMs, render_ms_all: times, goal_ms: 1000, ratio_to_goal: median / 1000 }));
+const median = (times) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+const [bench, baseline] = TARGETS;
+const m = median(bench.times);
+const out = { turns: bench.turns, render_ms_median: m, rest_ms: bench.restMs, render_ms_all: bench.times, goal_ms: 1000, ratio_to_goal: m / 1000 };
+if (baseline) {
+  const b = median(baseline.times);
+  Object.assign(out, { baseline_render_ms_median: b, baseline_rest_ms: baseline.restMs, baseline_render_ms_all: baseline.times, ratio_to_baseline: Math.round((m / b) * 1000) / 1000 });
+}
+console.log(JSON.stringify(out));

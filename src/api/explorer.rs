@@ -3,7 +3,7 @@
 //! The assets are plain ES modules and CSS in `assets/explorer/`, embedded in the binary with
 //! `include_str!` so nothing is fetched at run time and `cargo build` needs no npm. The only
 //! third-party file is Chart.js, vendored from npm (`assets/explorer/vendor/`, pinned by
-//! `assets/explorer/package-lock.json`; `scripts/check-explorer-vendor` proves the committed file
+//! `assets/explorer/package-lock.json`; `scripts/explorer-deps` proves the committed file
 //! equals the pinned package's). The pages talk only to the REST API; `/api/explorer/config`
 //! tells them what they cannot learn from it otherwise (read-only mode, whether a token is
 //! needed). The page, its assets and that config are readable without the API token, so the page

@@ -33,15 +33,41 @@ pub fn claude() -> &'static PathBuf {
 pub struct Run {
     pub dir: tempfile::TempDir,
     pub standin: Standin,
+    /// The first call asks for a WebFetch instead of the Write.
+    pub fetching: bool,
 }
 
 impl Run {
     pub async fn start() -> Self {
+        let dir = Self::dirs();
+        let standin = Standin::start(dir.path().join("work")).await;
+        Self {
+            dir,
+            standin,
+            fetching: false,
+        }
+    }
+
+    /// A run whose first call asks for a WebFetch of `url` (see [`Standin::start_fetching`]);
+    /// the CLI's own domain check is turned off in its settings (it would ask api.anthropic.com).
+    pub async fn start_fetching(url: String) -> Self {
+        let dir = Self::dirs();
+        let settings = dir.path().join("home/.claude/settings.json");
+        std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+        std::fs::write(&settings, r#"{"skipWebFetchPreflight": true}"#).unwrap();
+        let standin = Standin::start_fetching(dir.path().join("work"), url).await;
+        Self {
+            dir,
+            standin,
+            fetching: true,
+        }
+    }
+
+    fn dirs() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         std::fs::create_dir_all(dir.path().join("work")).unwrap();
-        let standin = Standin::start(dir.path().join("work")).await;
-        Self { dir, standin }
+        dir
     }
 
     pub fn home(&self) -> PathBuf {
@@ -67,7 +93,7 @@ impl Run {
                 "--permission-mode",
                 "acceptEdits",
                 "--allowedTools",
-                "Write,Read",
+                "Write,Read,WebFetch",
             ])
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -92,9 +118,11 @@ impl Run {
         let out = tokio::task::spawn_blocking(move || run(&mut cmd, Duration::from_secs(120)))
             .await
             .expect("the CLI ran");
+        let wrote = self.work().join("hello.txt").exists();
         assert!(
-            self.work().join("hello.txt").exists(),
-            "the CLI carried out the Write"
+            wrote || self.fetching,
+            "the CLI carried out the Write: {}",
+            String::from_utf8_lossy(&out.stdout)
         );
         out
     }
@@ -190,6 +218,17 @@ pub async fn session_with_turns(app: &TestApp, turns: i64) -> (Value, Vec<Value>
 
 /// Tokens per turn and in total exactly as served; cost is the price table's for them.
 pub fn assert_tokens(session: &Value, turns: &[Value], answers: &[(Call, Served)]) {
+    assert_tokens_with_side_calls(session, turns, answers, &[]);
+}
+
+/// The same when the session also made `side` calls: billed, so in the session's totals and
+/// cost, but no turns.
+pub fn assert_tokens_with_side_calls(
+    session: &Value,
+    turns: &[Value],
+    answers: &[(Call, Served)],
+    side: &[Call],
+) {
     assert_eq!(
         turns.len(),
         answers.len(),
@@ -217,7 +256,8 @@ pub fn assert_tokens(session: &Value, turns: &[Value], answers: &[(Call, Served)
             turn["turn_number"], call.request_id
         );
     }
-    let sum = |f: fn(&Call) -> i64| answers.iter().map(|(c, _)| f(c)).sum::<i64>();
+    let all: Vec<&Call> = answers.iter().map(|(c, _)| c).chain(side).collect();
+    let sum = |f: fn(&Call) -> i64| all.iter().map(|c| f(c)).sum::<i64>();
     assert_eq!(session["turn_count"], answers.len() as i64, "{session}");
     assert_eq!(session["input_tokens"], sum(|c| c.input), "{session}");
     assert_eq!(session["output_tokens"], sum(|c| c.output), "{session}");
@@ -226,9 +266,9 @@ pub fn assert_tokens(session: &Value, turns: &[Value], answers: &[(Call, Served)
     assert_eq!(session["cache_write_1h_tokens"], sum(|c| c.cache_write_1h));
     let prices = acd_collector::pricing::PriceTable::shipped_default();
     let model = turns[0]["model"].as_str().unwrap();
-    let cost: f64 = answers
+    let cost: f64 = all
         .iter()
-        .map(|(c, _)| {
+        .map(|c| {
             let usage = acd_collector::domain::TokenUsage {
                 input: c.input,
                 output: c.output,

@@ -64,6 +64,18 @@ pub fn script() -> Vec<Call> {
     ]
 }
 
+/// The answer to a call outside the conversation.
+pub const SIDE_CALL: Call = Call {
+    request_id: "req_standin_side",
+    input: 7,
+    output: 3,
+    cache_read: 0,
+    cache_write_5m: 0,
+    cache_write_1h: 0,
+    first_chunk_ms: 0,
+    failures: vec![],
+};
+
 /// One response the stand-in gave, for the tests' expectations.
 #[derive(Clone, Debug)]
 pub struct Served {
@@ -74,6 +86,8 @@ pub struct Served {
     pub received: Duration,
     pub first_chunk: Duration,
     pub done: Duration,
+    /// A Messages API call (not a token count).
+    pub messages: bool,
 }
 
 pub struct Standin {
@@ -85,6 +99,8 @@ pub struct Standin {
 struct State {
     calls: Vec<Call>,
     workdir: PathBuf,
+    /// When set, call 1 asks for a WebFetch of this URL instead of the Write.
+    fetch_url: Option<String>,
     /// Errors already served per call.
     failed: Mutex<Vec<usize>>,
     served: Arc<Mutex<Vec<Served>>>,
@@ -94,6 +110,16 @@ struct State {
 impl Standin {
     /// Starts on a random port; `workdir` is the CLI's cwd (the Write goes there).
     pub async fn start(workdir: PathBuf) -> Self {
+        Self::start_with(workdir, None).await
+    }
+
+    /// The same conversation, but call 1 asks for a WebFetch of `url`: the CLI then makes a
+    /// side call (no tools, one message) to summarise the page, answered with [`SIDE_CALL`].
+    pub async fn start_fetching(workdir: PathBuf, url: String) -> Self {
+        Self::start_with(workdir, Some(url)).await
+    }
+
+    async fn start_with(workdir: PathBuf, fetch_url: Option<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let served = Arc::new(Mutex::new(Vec::new()));
@@ -102,6 +128,7 @@ impl Standin {
             failed: Mutex::new(vec![0; calls.len()]),
             calls: calls.clone(),
             workdir,
+            fetch_url,
             served: served.clone(),
             start: Instant::now(),
         });
@@ -170,6 +197,8 @@ async fn answer(
     request: &Value,
     received: Duration,
 ) -> std::io::Result<()> {
+    let messages =
+        path.starts_with("/v1/messages") && !path.starts_with("/v1/messages/count_tokens");
     let record = |call, status, first: Duration| {
         state.served.lock().unwrap().push(Served {
             call,
@@ -177,9 +206,10 @@ async fn answer(
             received,
             first_chunk: first,
             done: state.start.elapsed(),
+            messages,
         });
     };
-    if !path.starts_with("/v1/messages") || path.starts_with("/v1/messages/count_tokens") {
+    if !messages {
         let body = json!({"input_tokens": 10});
         write_json(socket, 200, &body, &[]).await?;
         record(None, 200, state.start.elapsed());
@@ -200,24 +230,17 @@ async fn answer(
             return Ok(());
         }
     }
-    // Calls outside the conversation (none with CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1)
-    // get a small known answer, so they would show as extra model calls.
-    let figures = call.map_or(
-        Call {
-            request_id: "req_standin_other",
-            input: 7,
-            output: 3,
-            cache_read: 0,
-            cache_write_5m: 0,
-            cache_write_1h: 0,
-            first_chunk_ms: 0,
-            failures: vec![],
-        },
-        |i| state.calls[i].clone(),
-    );
+    // Calls outside the conversation (a WebFetch's summary; no others with
+    // CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1) get a small known answer.
+    let figures = call.map_or(SIDE_CALL, |i| state.calls[i].clone());
     let file = state.workdir.join("hello.txt");
-    let content = match call {
-        Some(0) => json!([
+    let content = match (call, &state.fetch_url) {
+        (Some(0), Some(url)) => json!([
+            {"type": "text", "text": "Fetching the page."},
+            {"type": "tool_use", "id": "toolu_standin_fetch", "name": "WebFetch",
+             "input": {"url": url, "prompt": "What is the answer?"}},
+        ]),
+        (Some(0), None) => json!([
             {"type": "text", "text": "Writing the file."},
             {"type": "tool_use", "id": "toolu_standin_1", "name": "Write",
              "input": {"file_path": file, "content": "hello\n"}},

@@ -52,7 +52,10 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
     let (started_at, ended_at) = session_times(run, options.fallback_time);
 
     let mut batch = SpanBatch::default();
-    for (i, parsed) in run.turns.iter().enumerate() {
+    // Turns are the main conversation's calls, numbered among themselves; a subagent's calls
+    // (a sidechain) take the number of the turn they ran in, inferred at ingest.
+    let mut main_turns = 0;
+    for parsed in &run.turns {
         // A turn past the limits is refused alone; the rest of the run is stored.
         if let Err(reason) = usage_within_limits(&parsed.usage) {
             batch.rejected.push(Rejection {
@@ -61,9 +64,11 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
             });
             continue;
         }
+        main_turns += usize::from(!parsed.sidechain);
+        let number = (!parsed.sidechain).then_some(main_turns);
         let mut record = turn(
             parsed,
-            i,
+            number,
             (session_id, &external_id, &session_key),
             started_at,
             prices,
@@ -203,7 +208,7 @@ fn session_times(run: &ParsedRun, fallback: DateTime<Utc>) -> (DateTime<Utc>, Da
 
 fn turn(
     parsed: &ParsedTurn,
-    index: usize,
+    number: Option<usize>,
     (session_id, external_id, session_key): (Uuid, &str, &SpanKey),
     session_start: DateTime<Utc>,
     prices: &PriceTable,
@@ -227,7 +232,7 @@ fn turn(
         parent_span_id: Some(session_key.span_id.clone()),
         session_id: Some(session_id),
         session_external_id: Some(external_id.to_string()),
-        turn_number: i32::try_from(index + 1).ok(),
+        turn_number: number.and_then(|n| i32::try_from(n).ok()),
         provider: Some("anthropic".into()),
         model: parsed.model.clone(),
         response_model: None,

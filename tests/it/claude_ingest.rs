@@ -315,3 +315,66 @@ async fn a_cut_off_stream_without_result_is_still_recorded() {
     );
     app.shutdown().await;
 }
+
+/// A history directory as Claude Code 2.1.328 leaves it: the session's transcript and, under
+/// `<session>/subagents/`, a subagent's, whose lines are a sidechain of the same `sessionId`.
+/// The subagent's call lands in the parent session as a subagent call, not a turn.
+#[tokio::test]
+async fn a_history_directory_puts_subagent_calls_in_their_parent_session_as_no_turns() {
+    const SESSION: &str = "c6112072-770b-478f-bcb8-50def3907c72";
+    let app = TestApp::spawn().await;
+    let history = tempfile::tempdir().unwrap();
+    let project = history.path().join("-tmp-spike-work");
+    let subagents = project.join(SESSION).join("subagents");
+    std::fs::create_dir_all(&subagents).unwrap();
+    let parent =
+        std::fs::read_to_string(fixture("cli-2.1.328__standin-retry-write.transcript.jsonl"))
+            .unwrap();
+    std::fs::write(project.join(format!("{SESSION}.jsonl")), &parent).unwrap();
+    // The subagent's one call: the parent's last assistant line, made a sidechain call of its own.
+    let last = parent
+        .lines()
+        .filter(|l| l.contains(r#""type":"assistant""#))
+        .next_back()
+        .unwrap();
+    let mut line: Value = serde_json::from_str(last).unwrap();
+    line["isSidechain"] = true.into();
+    line["agentId"] = "a1b2c3".into();
+    line["uuid"] = "5f0e7d2c-0000-4000-8000-00000000a1b2".into();
+    line["requestId"] = "req_subagent_1".into();
+    line["message"]["id"] = "msg_subagent_1".into();
+    line["message"]["usage"]["input_tokens"] = 50.into();
+    line["message"]["usage"]["output_tokens"] = 5.into();
+    std::fs::write(subagents.join("agent-a1b2c3.jsonl"), format!("{line}\n")).unwrap();
+
+    let url = database_url(&app);
+    let dir = history.path().to_str().unwrap();
+    ok(&acd(
+        &["ingest", "claude-transcript", dir, "--database-url", &url],
+        None,
+    )
+    .await);
+    let s = session(&app, SESSION).await;
+    assert_eq!(s["turn_count"], 2, "{s}");
+    assert_eq!(s["input_tokens"], 102 + 103 + 50, "{s}");
+    let (_, turns) = app.get(&format!("/api/db/sessions/{SESSION}/turns")).await;
+    let numbers: Vec<_> = turns["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["turn_number"].clone())
+        .collect();
+    assert_eq!(numbers, [1, 2], "{turns}");
+    let side = turns["side_calls"].as_array().unwrap();
+    assert_eq!(side.len(), 1, "{turns}");
+    assert_eq!(side[0]["kind"], "subagent", "{turns}");
+    assert_eq!(side[0]["input_tokens"], 50, "{turns}");
+    // Imported again: nothing new.
+    ok(&acd(
+        &["ingest", "claude-transcript", dir, "--database-url", &url],
+        None,
+    )
+    .await);
+    assert_eq!(session(&app, SESSION).await["input_tokens"], 255);
+    app.shutdown().await;
+}

@@ -334,8 +334,7 @@ async fn a_history_directory_puts_subagent_calls_in_their_parent_session_as_no_t
     // The subagent's one call: the parent's last assistant line, made a sidechain call of its own.
     let last = parent
         .lines()
-        .filter(|l| l.contains(r#""type":"assistant""#))
-        .next_back()
+        .rfind(|l| l.contains(r#""type":"assistant""#))
         .unwrap();
     let mut line: Value = serde_json::from_str(last).unwrap();
     line["isSidechain"] = true.into();

@@ -13,6 +13,7 @@
 //! input or cache tokens disagree with the `result` line (e.g. calls missing from the stream);
 //! the session totals then come from the result line.
 
+use crate::domain::limits::Invalid;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -60,7 +61,7 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
         if let Err(reason) = usage_within_limits(&parsed.usage) {
             batch.rejected.push(Rejection {
                 span_name: format!("turn {:?}", parsed.message_id),
-                reason,
+                reason: reason.to_string(),
             });
             continue;
         }
@@ -270,7 +271,7 @@ fn turn(
 
 /// Every count within [`limits::MAX_TOKENS_PER_CALL`], and no more 1-hour cache writes than
 /// cache writes.
-fn usage_within_limits(u: &Usage) -> Result<(), String> {
+fn usage_within_limits(u: &Usage) -> Result<(), Invalid> {
     let counts = [
         ("input_tokens", u.input),
         ("output_tokens", u.output),

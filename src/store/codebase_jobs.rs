@@ -97,13 +97,13 @@ impl Store {
     pub async fn finish_index_job(
         &self,
         job: Uuid,
-        outcome: Result<Uuid, String>,
+        outcome: Result<Uuid, &str>,
         seen: u64,
         done: u64,
     ) -> Result<(), Error> {
         let (state, index, error) = match outcome {
             Ok(index) => (IndexJobState::Succeeded, Some(index), None),
-            Err(message) => (IndexJobState::Failed, None, Some(message)),
+            Err(message) => (IndexJobState::Failed, None, Some(message.to_string())),
         };
         sqlx::query!(
             r#"UPDATE codebase_index_jobs SET state = $2, index_id = $3, error = $4,

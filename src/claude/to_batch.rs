@@ -148,7 +148,7 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
             session_id: Some(session_id),
             session_external_id: Some(external_id.clone()),
             retry_number: i32::try_from(retry.attempt).unwrap_or(i32::MAX),
-            reason: retry_reason(retry.error_status, retry.error.as_deref()).to_string(),
+            reason: retry_reason(retry.error_status, retry.error.as_deref()),
             original_model: run.model.clone(),
             fallback_model: None,
             wait_ms: retry.retry_delay_ms.map(|ms| ms.round() as i64),

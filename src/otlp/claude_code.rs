@@ -197,7 +197,7 @@ pub fn retried_attempts(turn: &TurnRecord, attempts: &[DateTime<Utc>]) -> Vec<Re
             session_id: Some(session),
             session_external_id: turn.session_external_id.clone(),
             retry_number: i as i32 + 1,
-            reason: "error".into(),
+            reason: crate::domain::RetryReason::Error,
             original_model: Some(turn.model.clone()),
             fallback_model: None,
             wait_ms: Some((attempts[i + 1] - attempts[i]).num_milliseconds().max(0)),

@@ -157,7 +157,7 @@ fn retry(name: &str, f: CallFacts<'_>) -> RetryRecord {
         session_id: Some(f.session),
         session_external_id: Some(f.external_id.to_string()),
         retry_number: i32::try_from(attempts).unwrap_or(i32::MAX),
-        reason: retry_reason(status, error.as_deref()).to_string(),
+        reason: retry_reason(status, error.as_deref()),
         original_model: model,
         fallback_model: None,
         wait_ms,

@@ -121,7 +121,7 @@ pub async fn insert_retries(
         &rows.iter().map(|(r, _)| r.retry_number).collect::<Vec<_>>(),
         &rows
             .iter()
-            .map(|(r, _)| r.reason.clone())
+            .map(|(r, _)| r.reason.as_str().to_string())
             .collect::<Vec<_>>(),
         &rows
             .iter()

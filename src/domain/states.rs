@@ -160,6 +160,28 @@ mod tests {
     }
 }
 
+/// How a model call or tool call ended (`session_turns.status`, `session_tool_calls.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum CallStatus {
+    Ok,
+    Error,
+}
+
+impl CallStatus {
+    pub fn of(failed: bool) -> Self {
+        if failed { Self::Error } else { Self::Ok }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+        }
+    }
+}
+
 /// What a model call was for (`session_turns.call_kind`, CHECKed in 0022). Only `main` calls
 /// are turns: they are numbered, counted in `turn_count` and in the latency and TTFT figures.
 /// `side` calls (a tool's helper call such as WebFetch's summary, compaction, titles) and

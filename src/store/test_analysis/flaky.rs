@@ -12,6 +12,14 @@ use uuid::Uuid;
 
 use super::super::{Error, Store};
 
+/// How a test ended in one session: failed when any of its runs there failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionTestOutcome {
+    Passed,
+    Failed,
+}
+
 /// Which rule caught a flaky test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -26,8 +34,7 @@ pub enum FlakyRule {
 pub struct SessionOutcome {
     pub session_id: Uuid,
     pub started_at: DateTime<Utc>,
-    /// passed | failed
-    pub outcome: String,
+    pub outcome: SessionTestOutcome,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -133,7 +140,11 @@ impl Store {
             outcomes.push(SessionOutcome {
                 session_id: row.session_id,
                 started_at: row.started_at,
-                outcome: if row.failed { "failed" } else { "passed" }.into(),
+                outcome: if row.failed {
+                    SessionTestOutcome::Failed
+                } else {
+                    SessionTestOutcome::Passed
+                },
             });
             failed.push(row.failed);
         }

@@ -4,8 +4,6 @@
 //! (its replica died) is claimed again after [`STALE_AFTER_SECONDS`].
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
@@ -13,7 +11,7 @@ use crate::domain::IndexJobState;
 
 pub const STALE_AFTER_SECONDS: f64 = 120.0;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct IndexJob {
     pub id: Uuid,
     pub target_id: Uuid,

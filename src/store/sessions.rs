@@ -1,14 +1,12 @@
 //! Session queries for the REST API: list, one session, its turns and its timing.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
 use crate::domain::{CallKind, CallStatus, SessionState, TotalsSource};
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct SessionSummary {
     pub id: Uuid,
     /// The id as the producer sent it (`gen_ai.conversation.id`).

@@ -6,23 +6,19 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::super::{Error, Store};
 
 /// How a test ended in one session: failed when any of its runs there failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionTestOutcome {
     Passed,
     Failed,
 }
 
 /// Which rule caught a flaky test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlakyRule {
     /// Passed and failed for the same target at the same code revision.
     SameRevision,
@@ -30,14 +26,14 @@ pub enum FlakyRule {
     Flip,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct SessionOutcome {
     pub session_id: Uuid,
     pub started_at: DateTime<Utc>,
     pub outcome: SessionTestOutcome,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct FlakyTest {
     pub target_id: Uuid,
     pub target_name: Option<String>,

@@ -7,6 +7,7 @@
 mod json;
 pub mod model;
 mod reconcile;
+mod session_facts;
 pub mod stream;
 pub mod to_batch;
 pub mod transcript;

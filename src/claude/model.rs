@@ -4,13 +4,14 @@
 //! or the `run` wrapper to a collector, which maps it to domain records ([`super::to_batch`]).
 //! Every field has a serde default, so a sender built from an older or newer version still decodes.
 
-use crate::domain::limits::Invalid;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+
+use crate::domain::limits::Invalid;
 
 /// Where a [`ParsedRun`] was read from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

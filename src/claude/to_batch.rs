@@ -13,15 +13,17 @@
 //! input or cache tokens disagree with the `result` line (e.g. calls missing from the stream);
 //! the session totals then come from the result line.
 
-use crate::domain::limits::Invalid;
-use chrono::{DateTime, Duration, Utc};
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde_json::json;
 use uuid::Uuid;
 
-use super::model::{ParsedRun, ParsedTurn, SourceFormat, Usage};
+use super::model::{ParsedRun, ParsedTurn, Usage};
+pub use super::session_facts::{aggregate_only, session_failed};
+use super::session_facts::{reported, session_attributes, session_times, status_message};
+use crate::domain::limits::Invalid;
 use crate::domain::{
-    CallKind, ID_NAMESPACE, Rejection, ReportedTotals, RetryRecord, SessionRecord, SessionStatus,
-    SpanBatch, SpanKey, TokenUsage, ToolCallRecord, TurnRecord, limits, retry_reason, session_uuid,
+    CallKind, ID_NAMESPACE, Rejection, RetryRecord, SessionRecord, SessionStatus, SpanBatch,
+    SpanKey, TokenUsage, ToolCallRecord, TurnRecord, limits, retry_reason, session_uuid,
     synthetic_key,
 };
 use crate::pricing::PriceTable;
@@ -51,13 +53,54 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
     let session_id = session_uuid(&external_id);
     let session_key = synthetic_key(session_id, "session");
     let (started_at, ended_at) = session_times(run, options.fallback_time);
+    let session = Session {
+        id: session_id,
+        external_id: &external_id,
+        key: &session_key,
+        started_at,
+    };
 
     let mut batch = SpanBatch::default();
-    // Turns are the main conversation's calls, numbered among themselves; a subagent's calls
-    // (a sidechain) take the number of the turn they ran in, inferred at ingest.
+    add_turns(&mut batch, run, &session, prices);
+    add_tool_calls(&mut batch, run, &session);
+    let failed = session_failed(run);
+    add_retries(&mut batch, run, &session, failed);
+    batch.sessions.push(SessionRecord {
+        key: session_key.clone(),
+        id: session_id,
+        external_id: external_id.clone(),
+        target_id: options.target_id,
+        target_name: None,
+        feature_id: None,
+        features_completed: None,
+        status: if failed {
+            SessionStatus::Failed
+        } else {
+            SessionStatus::Completed
+        },
+        status_message: status_message(run, failed),
+        started_at,
+        ended_at,
+        attributes: session_attributes(run),
+        reported: reported(run, prices),
+    });
+    batch
+}
+
+/// The session every record of one run belongs to.
+struct Session<'a> {
+    id: Uuid,
+    external_id: &'a str,
+    key: &'a SpanKey,
+    started_at: DateTime<Utc>,
+}
+
+/// One record per model call. Turns are the main conversation's calls, numbered among
+/// themselves; a subagent's calls (a sidechain) take the number of the turn they ran in,
+/// inferred at ingest. A call past the limits is refused alone; the rest of the run is stored.
+fn add_turns(batch: &mut SpanBatch, run: &ParsedRun, s: &Session<'_>, prices: &PriceTable) {
     let mut main_turns = 0;
     for parsed in &run.turns {
-        // A turn past the limits is refused alone; the rest of the run is stored.
         if let Err(reason) = usage_within_limits(&parsed.usage) {
             batch.rejected.push(Rejection {
                 span_name: format!("turn {:?}", parsed.message_id),
@@ -70,8 +113,8 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
         let mut record = turn(
             parsed,
             number,
-            (session_id, &external_id, &session_key),
-            started_at,
+            (s.id, s.external_id, s.key),
+            s.started_at,
             prices,
         );
         // The CLI's own window for the model (`modelUsage.contextWindow`) beats the price table.
@@ -87,19 +130,23 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
         }
         batch.turns.push(record);
     }
+}
+
+/// One record per `tool_use` block, under the call that asked for it.
+fn add_tool_calls(batch: &mut SpanBatch, run: &ParsedRun, s: &Session<'_>) {
     for call in &run.tool_calls {
-        let parent = synthetic_key(session_id, &format!("turn:{}", call.message_id));
+        let parent = synthetic_key(s.id, &format!("turn:{}", call.message_id));
         let turn_start = batch
             .turns
             .iter()
             .find(|t| t.key.span_id == parent.span_id)
-            .map_or(started_at, |t| t.started_at);
+            .map_or(s.started_at, |t| t.started_at);
         let start = call.called_at.unwrap_or(turn_start);
         batch.tools.push(ToolCallRecord {
-            key: synthetic_key(session_id, &format!("tool:{}", call.id)),
+            key: synthetic_key(s.id, &format!("tool:{}", call.id)),
             parent_span_id: Some(parent.span_id),
-            session_id: Some(session_id),
-            session_external_id: Some(external_id.clone()),
+            session_id: Some(s.id),
+            session_external_id: Some(s.external_id.to_string()),
             tool_name: call.name.clone(),
             file_path: call.file_path.clone(),
             started_at: start,
@@ -112,10 +159,13 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
             }),
         });
     }
-    let failed = session_failed(run);
+}
+
+/// One record per `system/api_retry` (or transcript `api_error`) line. What came next decides
+/// the attempt after it: a response (it succeeded), another retry line (it failed too), or
+/// nothing (failed if the run failed).
+fn add_retries(batch: &mut SpanBatch, run: &ParsedRun, s: &Session<'_>, failed: bool) {
     for retry in &run.retries {
-        // What came next decides the attempt after this retry line: a response (it succeeded),
-        // another api_retry line (it failed too), or nothing (failed if the run failed).
         let next_turn = run
             .turns
             .iter()
@@ -141,12 +191,9 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
             None
         };
         batch.retries.push(RetryRecord {
-            key: synthetic_key(
-                session_id,
-                &format!("retry:{}:{}", retry.line, retry.attempt),
-            ),
-            session_id: Some(session_id),
-            session_external_id: Some(external_id.clone()),
+            key: synthetic_key(s.id, &format!("retry:{}:{}", retry.line, retry.attempt)),
+            session_id: Some(s.id),
+            session_external_id: Some(s.external_id.to_string()),
             retry_number: i32::try_from(retry.attempt).unwrap_or(i32::MAX),
             reason: retry_reason(retry.error_status, retry.error.as_deref()),
             original_model: run.model.clone(),
@@ -155,7 +202,7 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
             succeeded,
             exhausted: !answered && retry.max_retries.is_some_and(|max| retry.attempt >= max),
             error_message: retry.error.clone(),
-            at: retry.at.unwrap_or(started_at),
+            at: retry.at.unwrap_or(s.started_at),
             attributes: json!({
                 "claude.max_retries": retry.max_retries,
                 "claude.retry_delay_ms": retry.retry_delay_ms,
@@ -163,47 +210,6 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
                 "claude.line": retry.line,
             }),
         });
-    }
-    batch.sessions.push(SessionRecord {
-        key: session_key,
-        id: session_id,
-        external_id,
-        target_id: options.target_id,
-        target_name: None,
-        feature_id: None,
-        features_completed: None,
-        status: if failed {
-            SessionStatus::Failed
-        } else {
-            SessionStatus::Completed
-        },
-        status_message: status_message(run, failed),
-        started_at,
-        ended_at,
-        attributes: session_attributes(run),
-        reported: reported(run, prices),
-    });
-    batch
-}
-
-/// Start and end: the run's own times, else `fallback` as the end and the result line's
-/// duration before it.
-fn session_times(run: &ParsedRun, fallback: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    // A negative or absurd duration (hostile or corrupt input) must not overflow the clock.
-    const MAX_MS: i64 = 366 * 24 * 3_600_000;
-    let duration = run
-        .result
-        .as_ref()
-        .and_then(|r| r.duration_ms)
-        .map_or(Duration::zero(), |ms| {
-            Duration::milliseconds(ms.clamp(0, MAX_MS))
-        });
-    let before = |end: DateTime<Utc>| end.checked_sub_signed(duration).unwrap_or(end);
-    match (run.started_at, run.ended_at) {
-        (Some(start), Some(end)) => (start, end.max(start)),
-        (Some(start), None) => (start, start.checked_add_signed(duration).unwrap_or(start)),
-        (None, Some(end)) => (before(end), end),
-        (None, None) => (before(fallback), fallback),
     }
 }
 
@@ -289,7 +295,7 @@ fn usage_within_limits(u: &Usage) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn token_usage(u: &Usage) -> TokenUsage {
+pub(super) fn token_usage(u: &Usage) -> TokenUsage {
     TokenUsage {
         input: u.input,
         output: u.output,
@@ -297,125 +303,4 @@ fn token_usage(u: &Usage) -> TokenUsage {
         cache_write: u.cache_write,
         cache_write_1h: u.cache_write_1h,
     }
-}
-
-/// Failed: the result says so (`is_error`, even with subtype `success`, or an `error_*`
-/// subtype), the wrapped CLI exited non-zero, or a stream-json run ended without a result line.
-pub fn session_failed(run: &ParsedRun) -> bool {
-    let no_result = run.format == SourceFormat::StreamJson && run.result.is_none();
-    run.result.as_ref().is_some_and(|r| r.failed())
-        || run.exit_code.is_some_and(|c| c != 0)
-        || no_result
-}
-
-fn status_message(run: &ParsedRun, failed: bool) -> Option<String> {
-    if !failed {
-        return None;
-    }
-    let mut parts = Vec::new();
-    match &run.result {
-        Some(r) => {
-            parts.push(format!(
-                "result {}{}",
-                r.subtype,
-                if r.is_error { " (is_error)" } else { "" }
-            ));
-            parts.extend(r.errors.iter().cloned());
-        }
-        None => parts.push("no result line".into()),
-    }
-    if let Some(line) = run.truncated_line {
-        parts.push(format!("stream cut off at line {line}"));
-    }
-    if let Some(code) = run.exit_code.filter(|c| *c != 0) {
-        parts.push(format!("exit code {code}"));
-    }
-    Some(parts.join("; "))
-}
-
-/// Per-turn parsing cannot be trusted for totals: see the module documentation.
-pub fn aggregate_only(run: &ParsedRun) -> bool {
-    let Some(want) = run.result.as_ref().and_then(|r| r.usage) else {
-        return false;
-    };
-    let got = run.turn_totals();
-    run.incomplete()
-        || got.input != want.input
-        || got.cache_read != want.cache_read
-        || got.cache_write != want.cache_write
-}
-
-fn reported(run: &ParsedRun, prices: &PriceTable) -> Option<ReportedTotals> {
-    let r = run.result.as_ref()?;
-    Some(ReportedTotals {
-        computed_cost_usd: r.usage.as_ref().and_then(|u| result_cost(run, u, prices)),
-        // A total no column can hold is dropped (the turns still give our own cost).
-        cost_usd: limits::reported_cost("total_cost_usd", r.total_cost_usd).unwrap_or(None),
-        // Negative durations are corrupt input, not figures to store.
-        duration_ms: r.duration_ms.filter(|d| *d >= 0),
-        duration_api_ms: r.duration_api_ms.filter(|d| *d >= 0),
-        num_turns: r.num_turns.and_then(|n| i32::try_from(n).ok()),
-        usage: r.usage.as_ref().map(token_usage),
-        aggregate_only: aggregate_only(run),
-        raw: r.raw.clone(),
-    })
-}
-
-fn session_attributes(run: &ParsedRun) -> Value {
-    let mut attrs = json!({
-        "claude.source": run.format,
-        "claude.session_id": run.session_id,
-        "claude.cli_version": run.cli_version,
-        "claude.cwd": run.cwd,
-        "claude.model": run.model,
-        "claude.tools_offered": run.tools.len(),
-        "claude.lines": run.lines,
-        "claude.skipped_lines": run.skipped,
-        "claude.parse_errors": run.parse_errors,
-        "claude.truncated_line": run.truncated_line,
-        "claude.orphan_tool_results": run.orphan_tool_results,
-        "claude.reconciled_output_tokens": run.reconciled_output_tokens,
-        "claude.compactions": run.compactions,
-        "claude.exit_code": run.exit_code,
-        "acd.run": run.wrapper,
-    });
-    if let Some(r) = &run.result {
-        attrs["claude.result.subtype"] = json!(r.subtype);
-        attrs["claude.result.is_error"] = json!(r.is_error);
-        attrs["claude.result.stop_reason"] = json!(r.stop_reason);
-        attrs["claude.result.errors"] = json!(r.errors);
-    }
-    attrs
-}
-
-/// Our price for the result line's usage: per `modelUsage` entry when there is one (1-hour
-/// cache writes, which it does not split by model, shared in proportion to cache writes), else
-/// all of it at the run's model. None when a model is not in the price table.
-fn result_cost(run: &ParsedRun, usage: &Usage, prices: &PriceTable) -> Option<f64> {
-    let result = run.result.as_ref()?;
-    if result.model_usage.is_empty() {
-        let model = run
-            .model
-            .as_deref()
-            .or(run.turns.first().map(|t| t.model.as_str()))?;
-        return prices.cost(model, &token_usage(usage));
-    }
-    let mut total = 0.0;
-    for (model, m) in &result.model_usage {
-        let one_hour = if usage.cache_write > 0 {
-            (usage.cache_write_1h as f64 * m.cache_write as f64 / usage.cache_write as f64).round()
-                as i64
-        } else {
-            0
-        };
-        let tokens = TokenUsage {
-            input: m.input,
-            output: m.output,
-            cache_read: m.cache_read,
-            cache_write: m.cache_write,
-            cache_write_1h: one_hour.min(m.cache_write),
-        };
-        total += prices.cost(model, &tokens)?;
-    }
-    Some(total)
 }

@@ -3,7 +3,6 @@
 //! (`claude_code.llm_request`, `claude_code.tool`). Both name the same attributes, and both key
 //! a call by its API request id or tool-use id, so a call reported both ways is stored once.
 
-use crate::domain::limits::Invalid;
 use chrono::{DateTime, Duration, Utc};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::Value;
@@ -11,6 +10,7 @@ use uuid::Uuid;
 
 use super::attributes::Attributes;
 use super::log_mapping::json_attribute;
+use crate::domain::limits::Invalid;
 use crate::domain::{CallKind, RetryRecord, TokenUsage, ToolCallRecord, TurnRecord, synthetic_key};
 use crate::pricing::PriceTable;
 

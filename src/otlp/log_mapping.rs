@@ -9,7 +9,6 @@
 //! Where an API request id or tool-use id exists it names the key, so the beta trace spans
 //! describing the same call (`claude_code.llm_request`, `claude_code.tool`) dedupe against it.
 
-use crate::domain::limits::Invalid;
 use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as Any};
@@ -18,6 +17,7 @@ use serde_json::Value;
 
 use super::attributes::{self, Attributes};
 use super::claude_code::{self, CallFacts};
+use crate::domain::limits::Invalid;
 use crate::domain::{
     Rejection, RetryRecord, SessionTarget, SpanBatch, retry_reason, session_uuid, synthetic_key,
 };

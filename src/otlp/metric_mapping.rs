@@ -5,7 +5,6 @@
 //! Invalid points of ours (no time, no value, not finite, negative, unknown temporality) are
 //! rejected and reported as partial success; the rest of the request still lands.
 
-use crate::domain::limits::Invalid;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +17,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::attributes::{Attributes, to_json};
+use crate::domain::limits::Invalid;
 use crate::domain::{ID_NAMESPACE, session_uuid};
 use crate::metric_points::{MetricBatch, MetricPoint, PointRejection, Temporality};
 

@@ -2,13 +2,13 @@
 //! docs/semantic-conventions.md: which spans are sessions, turns and tools, and what each
 //! attribute means. Pure functions, so every rule is unit-testable without a server.
 
-use crate::domain::limits::Invalid;
 use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 use serde_json::Value;
 
 use super::attributes::{self, Attributes};
+use crate::domain::limits::Invalid;
 use crate::domain::{
     CallKind, Rejection, SessionRecord, SessionStatus, SpanBatch, SpanKey, TokenUsage,
     ToolCallRecord, TurnRecord, limits, session_uuid,

@@ -4,12 +4,12 @@
 //! or disagree with the cases, are kept as sent with a warning: the span is never refused for it.
 //! The attributes are listed in docs/semantic-conventions.md ("Test runs").
 
-use crate::domain::limits::Invalid;
 use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::attributes::Attributes;
+use crate::domain::limits::Invalid;
 use crate::domain::{
     SpanKey, TestCaseRecord, TestCounts, TestRunRecord, TestRunSource, TestStatus, failure_reasons,
     session_uuid,

@@ -238,3 +238,41 @@ async fn known_spans(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(producer: Option<&str>, channel: Option<&str>, digest: u128) -> Known {
+        Known {
+            producer: producer.map(str::to_string),
+            channel: channel.map(str::to_string),
+            digest: (digest != 0).then(|| Uuid::from_u128(digest)),
+        }
+    }
+
+    #[test]
+    fn only_another_producer_or_other_content_through_one_channel_conflicts() {
+        let d = |n| Some(Uuid::from_u128(n));
+        let stored = known(Some("a"), Some("event"), 1);
+        assert_eq!(
+            stored.conflict((Some("a"), d(1)), Some("event")),
+            None,
+            "a retry"
+        );
+        assert_eq!(
+            stored.conflict((Some("a"), d(2)), Some("span")),
+            None,
+            "second report"
+        );
+        assert!(stored.conflict((Some("b"), d(1)), Some("event")).is_some());
+        assert!(stored.conflict((Some("a"), d(2)), Some("event")).is_some());
+        assert_eq!(
+            stored.conflict((None, d(2)), Some("span")),
+            None,
+            "unscoped sender"
+        );
+        let legacy = known(None, None, 0);
+        assert_eq!(legacy.conflict((Some("b"), d(2)), Some("event")), None);
+    }
+}

@@ -81,7 +81,14 @@ pub struct RunningApp {
     pub metrics: Arc<Metrics>,
     shutdown_grace: Duration,
     shutdown: watch::Sender<bool>,
-    tasks: JoinSet<Result<(), String>>,
+    tasks: JoinSet<Result<(), Error>>,
+}
+
+/// A background job as a task: jobs log their failures and carry on, so they end only with
+/// shutdown, never with an error.
+async fn infallible(job: impl std::future::Future<Output = ()>) -> Result<(), Error> {
+    job.await;
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
@@ -143,7 +150,11 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         metrics.clone(),
     );
     if let Some(spool) = spool {
-        tasks.spawn(otlp::replay(receiver.clone(), spool, signal.clone()));
+        tasks.spawn(infallible(otlp::replay(
+            receiver.clone(),
+            spool,
+            signal.clone(),
+        )));
     }
     let rx = signal.clone();
     let listen = settings.listen;
@@ -152,13 +163,13 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
             .add_routes(grpc_routes)
             .serve_with_incoming_shutdown(crate::listen::grpc_incoming(grpc, listen), stopped(rx))
             .await
-            .map_err(|e| format!("OTLP/gRPC server: {e}"))
+            .map_err(|e| Error::Server(format!("OTLP/gRPC server: {e}")))
     });
     let rx = signal.clone();
     tasks.spawn(async move {
         crate::listen::serve_http(http, otlp_http, listen, stopped(rx))
             .await
-            .map_err(|e| format!("OTLP/HTTP server: {e}"))
+            .map_err(|e| Error::Server(format!("OTLP/HTTP server: {e}")))
     });
     // The reindex worker: claims jobs from the PostgreSQL queue, woken by the API.
     let index_jobs = Arc::new(tokio::sync::Notify::new());
@@ -167,21 +178,21 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         metrics: metrics.clone(),
         wake: index_jobs.clone(),
     };
-    tasks.spawn(worker.run(signal.clone()));
+    tasks.spawn(infallible(worker.run(signal.clone())));
     if settings.retention_days > 0 {
-        tasks.spawn(crate::jobs::retention::run(
+        tasks.spawn(infallible(crate::jobs::retention::run(
             store.clone(),
             settings.retention_days,
             signal.clone(),
-        ));
+        )));
     }
     if let Some(idle) = settings.session_idle {
-        tasks.spawn(crate::jobs::idle_sessions::run(
+        tasks.spawn(infallible(crate::jobs::idle_sessions::run(
             store.clone(),
             metrics.clone(),
             idle,
             signal.clone(),
-        ));
+        )));
     }
     let rx = signal.clone();
     let rest_router = settings.guard.rest(api::router(api::ApiState {
@@ -198,7 +209,7 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     tasks.spawn(async move {
         crate::listen::serve_http(rest, rest_router, listen, stopped(rx))
             .await
-            .map_err(|e| format!("REST server: {e}"))
+            .map_err(|e| Error::Server(format!("REST server: {e}")))
     });
     Ok(RunningApp {
         grpc_addr,
@@ -219,9 +230,7 @@ impl RunningApp {
         let _ = self.shutdown.send(true);
         let drain = async {
             while let Some(result) = self.tasks.join_next().await {
-                result
-                    .map_err(|e| Error::Server(e.to_string()))?
-                    .map_err(Error::Server)?;
+                result.map_err(|e| Error::Server(e.to_string()))??;
             }
             Ok(())
         };
@@ -244,7 +253,7 @@ impl RunningApp {
             }
             Some(result) = self.tasks.join_next() => {
                 let _ = self.shutdown.send(true);
-                result.map_err(|e| Error::Server(e.to_string()))?.map_err(Error::Server)
+                result.map_err(|e| Error::Server(e.to_string()))?
             }
         }
     }

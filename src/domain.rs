@@ -181,8 +181,7 @@ pub struct RetryRecord {
     pub session_id: Option<Uuid>,
     pub session_external_id: Option<String>,
     pub retry_number: i32,
-    /// One of [`RETRY_REASONS`].
-    pub reason: String,
+    pub reason: RetryReason,
     pub original_model: Option<String>,
     pub fallback_model: Option<String>,
     pub wait_ms: Option<i64>,
@@ -204,37 +203,27 @@ impl RetryRecord {
     }
 }
 
-/// The bounded set of retry reasons (also a metric label), as issue 4 names them. HTTP 5xx and
-/// connection failures are `error`: their status and text stay in `error_message`.
-pub const RETRY_REASONS: [&str; 5] = [
-    "rate_limit",
-    "overloaded",
-    "error",
-    "timeout",
-    "model_fallback",
-];
-
 /// A retry reason from an HTTP status and/or error text: 429 or "rate limit" → rate_limit,
 /// 529 or "overloaded" → overloaded, 408/504 or "timeout" → timeout, "fallback" in the text →
 /// model_fallback, anything else (other 5xx, connection failures, unknown) → error.
-pub fn retry_reason(status: Option<i64>, error: Option<&str>) -> &'static str {
+pub fn retry_reason(status: Option<i64>, error: Option<&str>) -> RetryReason {
     let text = error.unwrap_or("").to_ascii_lowercase();
     match status {
-        Some(429) => return "rate_limit",
-        Some(529) => return "overloaded",
-        Some(408 | 504) => return "timeout",
+        Some(429) => return RetryReason::RateLimit,
+        Some(529) => return RetryReason::Overloaded,
+        Some(408 | 504) => return RetryReason::Timeout,
         _ => {}
     }
     if text.contains("overloaded") {
-        "overloaded"
+        RetryReason::Overloaded
     } else if text.contains("rate limit") || text.contains("rate_limit") {
-        "rate_limit"
+        RetryReason::RateLimit
     } else if text.contains("timeout") || text.contains("timed out") {
-        "timeout"
+        RetryReason::Timeout
     } else if text.contains("fallback") {
-        "model_fallback"
+        RetryReason::ModelFallback
     } else {
-        "error"
+        RetryReason::Error
     }
 }
 
@@ -371,7 +360,7 @@ mod tests {
             session_id: None,
             session_external_id: None,
             retry_number: number,
-            reason: "error".into(),
+            reason: RetryReason::Error,
             original_model: Some("a".into()),
             fallback_model: None,
             wait_ms: None,
@@ -396,8 +385,12 @@ mod tests {
             (None, None, "error"),
         ];
         for (status, text, want) in cases {
-            assert_eq!(retry_reason(status, text), want, "{status:?} {text:?}");
-            assert!(RETRY_REASONS.contains(&want));
+            assert_eq!(
+                retry_reason(status, text).as_str(),
+                want,
+                "{status:?} {text:?}"
+            );
+            assert!(RetryReason::ALL.iter().any(|r| r.as_str() == want));
         }
     }
 

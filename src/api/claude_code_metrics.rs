@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Path, parse_id};
+use super::responses::SeriesTotal;
 use super::{ApiState, Error};
-use crate::store::claude_metrics::SeriesTotal;
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(show))
@@ -43,6 +43,6 @@ pub async fn show(
     }
     Ok(Json(ClaudeCodeMetrics {
         session_id: id,
-        series,
+        series: super::responses::all(series),
     }))
 }

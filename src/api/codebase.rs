@@ -12,9 +12,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Path, Query, parse_id};
+use super::responses::IndexJob;
+use super::responses::{CodebaseIndex, CodebaseSize, Target};
 use super::{ApiState, Error};
-use crate::store::codebase::{CodebaseIndex, CodebaseSize, Target};
-use crate::store::codebase_jobs::IndexJob;
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -111,7 +111,7 @@ pub async fn job(
         .store
         .index_job(id)
         .await?
-        .map(Json)
+        .map(|job| Json(job.into()))
         .ok_or_else(|| Error::NotFound(format!("index job {id} not found")))
 }
 
@@ -137,9 +137,9 @@ pub async fn show(
         .await?
         .into_iter();
     Ok(Json(CodebaseDetail {
-        target,
-        latest: indexes.next(),
-        history: indexes.collect(),
+        target: target.into(),
+        latest: indexes.next().map(Into::into),
+        history: indexes.map(Into::into).collect(),
     }))
 }
 
@@ -151,6 +151,6 @@ pub async fn largest(
 ) -> Result<Json<LargestCodebases>, Error> {
     let limit = query.get(10)?;
     Ok(Json(LargestCodebases {
-        codebases: state.store.largest_codebases(limit).await?,
+        codebases: super::responses::all(state.store.largest_codebases(limit).await?),
     }))
 }

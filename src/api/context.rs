@@ -15,11 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::extract::{Json as JsonBody, Path, Query, parse_id};
+use super::responses::HotFile;
+use super::responses::TurnContextRow;
 use super::{ApiState, Error};
 use crate::context::plan::{DEFAULT_LRU_SIZE, LAYOUT_WINDOW, default_budget};
 use crate::context::{Candidate, Plan, PlanInput, history};
-use crate::store::context::TurnContextRow;
-use crate::store::file_access::HotFile;
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -61,7 +61,7 @@ pub async fn session(
     let ratios: Vec<f64> = turns.iter().filter_map(|t| t.utilization).collect();
     Ok(Json(SessionContext {
         session_id: id,
-        peak,
+        peak: peak.map(Into::into),
         mean_utilization: (!ratios.is_empty())
             .then(|| ratios.iter().sum::<f64>() / ratios.len() as f64),
         overflow_turns: turns
@@ -70,7 +70,7 @@ pub async fn session(
             .map(|t| t.turn_number)
             .collect(),
         compactions,
-        turns,
+        turns: super::responses::all(turns),
     }))
 }
 
@@ -110,7 +110,7 @@ pub async fn hot_files(
         .ok_or_else(|| Error::NotFound(format!("target {id} not found")))?;
     Ok(Json(HotFiles {
         target_id: id,
-        files: state.store.hot_files(id, limit).await?,
+        files: super::responses::all(state.store.hot_files(id, limit).await?),
     }))
 }
 

@@ -48,7 +48,7 @@ pub async fn claude_run(
     replace_nul(&mut body);
     let run: ParsedRun = serde_json::from_value(body)
         .map_err(|e| Error::BadRequest(format!("invalid Claude run: {e}")))?;
-    run.validate().map_err(Error::BadRequest)?;
+    run.validate().map_err(|e| Error::BadRequest(e.0))?;
     let options = MapOptions {
         target_id: query.target_id,
         fallback_time: query.ended_at.unwrap_or_else(Utc::now),

@@ -10,6 +10,7 @@ mod extract;
 mod ingest;
 mod openapi;
 mod ops;
+pub mod responses;
 mod retries;
 mod sessions;
 mod targets;

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{DaysQuery, Path, Query, parse_id};
+use super::responses::{FallbackPair, ModelRate, ReasonRate, RetryRow, SuccessAfter};
 use super::{ApiState, Error};
-use crate::store::retries::{FallbackPair, ModelRate, ReasonRate, RetryRow, SuccessAfter};
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -42,7 +42,7 @@ pub async fn history(
         .ok_or_else(|| Error::NotFound(format!("session {id} not found")))?;
     Ok(Json(RetryHistory {
         session_id: id,
-        retries,
+        retries: super::responses::all(retries),
     }))
 }
 
@@ -93,10 +93,10 @@ pub async fn summary(
         succeeded: f.succeeded,
         exhausted: f.exhausted,
         success_rate: ratio(f.succeeded, f.succeeded + f.exhausted),
-        by_reason: f.by_reason,
-        by_model: f.by_model,
-        success_after: f.success_after,
-        fallback_pairs: f.fallback_pairs,
+        by_reason: super::responses::all(f.by_reason),
+        by_model: super::responses::all(f.by_model),
+        success_after: super::responses::all(f.success_after),
+        fallback_pairs: super::responses::all(f.fallback_pairs),
         max_retries: MaxRetries {
             sessions: f.sessions,
             sessions_hit: f.sessions_hit_max_retries,

@@ -10,9 +10,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Path, Query, parse_id};
+use super::responses::SessionSummary;
 use super::{ApiState, Error};
 use crate::domain::CallKind;
-use crate::store::sessions::{CallSourceRow, ModelUsage, SessionFilter, SessionSummary};
+use crate::store::sessions::{CallSourceRow, ModelUsage, SessionFilter};
 
 /// The session list and one session.
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -111,7 +112,7 @@ pub async fn list(
     };
     let (sessions, total) = state.store.list_sessions(&filter).await?;
     Ok(Json(SessionPage {
-        sessions,
+        sessions: super::responses::all(sessions),
         total,
         limit,
         offset,
@@ -208,6 +209,7 @@ pub(super) async fn find(
         .store
         .session(id)
         .await?
+        .map(|(session, message, attributes)| (session.into(), message, attributes))
         .ok_or_else(|| Error::NotFound(format!("session {id} not found")))
 }
 

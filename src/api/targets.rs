@@ -11,9 +11,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{self, parse_id};
+use super::responses::Target;
 use super::{ApiState, Error};
 use crate::indexer::validate_root_within;
-use crate::store::codebase::{Registered, Target};
+use crate::store::codebase::Registered;
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(list, register))
@@ -67,8 +68,8 @@ pub async fn register(
         .to_str()
         .ok_or_else(|| Error::BadRequest("path is not valid UTF-8".into()))?;
     match state.store.register_target(id, name, root).await? {
-        Registered::Created(target) => Ok((StatusCode::CREATED, Json(target))),
-        Registered::Existing(target) => Ok((StatusCode::OK, Json(target))),
+        Registered::Created(target) => Ok((StatusCode::CREATED, Json(target.into()))),
+        Registered::Existing(target) => Ok((StatusCode::OK, Json(target.into()))),
         Registered::RootTaken(owner) => Err(Error::Conflict(format!(
             "{root} is already registered as target {owner}"
         ))),
@@ -79,6 +80,6 @@ pub async fn register(
     responses((status = 200, body = TargetList)))]
 pub async fn list(State(state): State<ApiState>) -> Result<Json<TargetList>, Error> {
     Ok(Json(TargetList {
-        targets: state.store.targets().await?,
+        targets: super::responses::all(state.store.targets().await?),
     }))
 }

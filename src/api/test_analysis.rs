@@ -10,8 +10,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::extract::{Path, Query, parse_id};
+use super::responses::{FlakyTest, Regression, TestHistoryRow};
 use super::{ApiState, Error};
-use crate::store::test_analysis::{FlakyTest, Regression, TestHistoryRow};
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -77,7 +77,7 @@ pub async fn history(
     Ok(Json(TestHistory {
         target_id,
         target_name,
-        sessions,
+        sessions: super::responses::all(sessions),
         total,
         limit,
         offset,
@@ -117,7 +117,7 @@ pub async fn flaky(
     Ok(Json(FlakyTests {
         target_id: q.target_id,
         window,
-        flaky,
+        flaky: super::responses::all(flaky),
     }))
 }
 
@@ -161,6 +161,6 @@ pub async fn regressions(
     Ok(Json(Regressions {
         target_id: q.target_id,
         threshold_points: threshold,
-        regressions,
+        regressions: super::responses::all(regressions),
     }))
 }

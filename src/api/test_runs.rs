@@ -16,8 +16,8 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::extract::{Path, Query, parse_id};
+use super::responses::StoredTestRun;
 use super::{ApiState, Error};
-use crate::store::test_runs::StoredTestRun;
 use crate::testreports::{ReportError, ReportFormat, Upload};
 
 /// Uploads are as large as `max_body_bytes` allows, not axum's 2 MB default.
@@ -96,7 +96,7 @@ pub async fn create(
     Ok((
         status,
         axum::Json(TestRunResponse {
-            run: stored.run,
+            run: stored.run.into(),
             duplicate: stored.duplicate,
         }),
     ))

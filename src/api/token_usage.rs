@@ -8,8 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{DaysQuery, Query};
+use super::responses::{DailyUsage, ModelTotals};
 use super::{ApiState, Error};
-use crate::store::token_usage::{DailyUsage, ModelTotals};
+use crate::store::token_usage::ModelTotals as ModelTotalsRow;
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -33,7 +34,7 @@ pub async fn over_time(
     let (days, since) = q.since()?;
     Ok(Json(UsageOverTime {
         days,
-        daily: state.store.daily_usage(since).await?,
+        daily: super::responses::all(state.store.daily_usage(since).await?),
     }))
 }
 
@@ -59,14 +60,14 @@ fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
 }
 
-impl From<ModelTotals> for ModelBreakdown {
-    fn from(m: ModelTotals) -> Self {
+impl From<ModelTotalsRow> for ModelBreakdown {
+    fn from(m: ModelTotalsRow) -> Self {
         let all = m.input_tokens + m.output_tokens + m.cache_read_tokens + m.cache_write_tokens;
         Self {
             cost_per_1k_tokens: (all > 0).then(|| m.cost_usd * 1000.0 / all as f64),
             cache_hit_rate: ratio(m.cache_read_tokens, m.cache_read_tokens + m.input_tokens),
             token_efficiency: ratio(m.output_tokens, m.input_tokens),
-            totals: m,
+            totals: m.into(),
         }
     }
 }

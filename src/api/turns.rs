@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::extract::Path;
 use super::sessions::find;
 use super::{ApiState, Error};
-use crate::domain::CallKind;
+use crate::domain::{CallKind, CallStatus};
 use crate::store::sessions::TurnRow;
 
 /// A session's turns and its timing.
@@ -47,8 +47,7 @@ pub struct Turn {
     pub cost_usd: f64,
     /// The source's own cost for this call (Claude Code's `cost_usd`).
     pub reported_cost_usd: Option<f64>,
-    /// ok | error
-    pub status: String,
+    pub status: CallStatus,
     /// The tool calls this call asked for.
     #[schema(value_type = Vec<Object>)]
     pub tool_calls: serde_json::Value,
@@ -76,8 +75,7 @@ pub struct SideCall {
     pub cache_write_1h_tokens: i32,
     pub cost_usd: f64,
     pub reported_cost_usd: Option<f64>,
-    /// ok | error
-    pub status: String,
+    pub status: CallStatus,
 }
 
 impl From<TurnRow> for Turn {

@@ -56,7 +56,7 @@ fn partial_messages_give_true_output_and_the_clis_own_ttft() {
         "no clock given: the CLI's figure"
     );
     assert_eq!(batch.retries.len(), 1, "one api_retry line");
-    assert_eq!(batch.retries[0].reason, "rate_limit");
+    assert_eq!(batch.retries[0].reason.as_str(), "rate_limit");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! or the `run` wrapper to a collector, which maps it to domain records ([`super::to_batch`]).
 //! Every field has a serde default, so a sender built from an older or newer version still decodes.
 
+use crate::domain::limits::Invalid;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -271,7 +272,7 @@ impl ParsedRun {
 
 impl ParsedRun {
     /// Rejects runs that cannot be stored faithfully (a hand-made or corrupted JSON body).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         // A wrapped CLI that printed nothing is still a run: its exit status is the record.
         if self.lines == 0
             && self.turns.is_empty()
@@ -292,7 +293,7 @@ impl ParsedRun {
             .iter()
             .find(|c| c.id.is_empty() || c.name.is_empty())
         {
-            return Err(format!("tool call {:?} needs an id and a name", bad.id));
+            return Err(format!("tool call {:?} needs an id and a name", bad.id).into());
         }
         if let (Some(start), Some(end)) = (self.started_at, self.ended_at)
             && end < start

@@ -13,6 +13,7 @@
 //! input or cache tokens disagree with the `result` line (e.g. calls missing from the stream);
 //! the session totals then come from the result line.
 
+use crate::domain::limits::Invalid;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -60,7 +61,7 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
         if let Err(reason) = usage_within_limits(&parsed.usage) {
             batch.rejected.push(Rejection {
                 span_name: format!("turn {:?}", parsed.message_id),
-                reason,
+                reason: reason.to_string(),
             });
             continue;
         }
@@ -147,7 +148,7 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
             session_id: Some(session_id),
             session_external_id: Some(external_id.clone()),
             retry_number: i32::try_from(retry.attempt).unwrap_or(i32::MAX),
-            reason: retry_reason(retry.error_status, retry.error.as_deref()).to_string(),
+            reason: retry_reason(retry.error_status, retry.error.as_deref()),
             original_model: run.model.clone(),
             fallback_model: None,
             wait_ms: retry.retry_delay_ms.map(|ms| ms.round() as i64),
@@ -270,7 +271,7 @@ fn turn(
 
 /// Every count within [`limits::MAX_TOKENS_PER_CALL`], and no more 1-hour cache writes than
 /// cache writes.
-fn usage_within_limits(u: &Usage) -> Result<(), String> {
+fn usage_within_limits(u: &Usage) -> Result<(), Invalid> {
     let counts = [
         ("input_tokens", u.input),
         ("output_tokens", u.output),

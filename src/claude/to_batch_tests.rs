@@ -207,7 +207,11 @@ fn api_retry_lines_become_retries() {
     assert_eq!(b.retries.len(), 1);
     let retry = &b.retries[0];
     assert_eq!(retry.retry_number, 1);
-    assert_eq!(retry.reason, "error", "no status, error \"unknown\"");
+    assert_eq!(
+        retry.reason.as_str(),
+        "error",
+        "no status, error \"unknown\""
+    );
     assert_eq!(retry.wait_ms, Some(523));
     assert_eq!(retry.attributes["claude.retry_delay_ms"], 523.1822743430553);
     assert_eq!(retry.succeeded, Some(true), "a response came after it");
@@ -220,7 +224,7 @@ fn api_retry_lines_become_retries() {
         &PriceTable::shipped_default(),
         &options(),
     );
-    assert_eq!(b.retries[0].reason, "overloaded");
+    assert_eq!(b.retries[0].reason.as_str(), "overloaded");
     assert!(b.retries[0].exhausted);
 }
 

@@ -77,7 +77,8 @@ impl IndexJobState {
 }
 
 /// Why a model call was retried (`session_retries.reason`), also a metric label; see
-/// [`crate::domain::retry_reason`] for how one is chosen.
+/// [`crate::domain::retry_reason`] for how one is chosen. HTTP 5xx and connection failures are
+/// `error`: their status and text stay in `error_message`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -90,6 +91,14 @@ pub enum RetryReason {
 }
 
 impl RetryReason {
+    pub const ALL: [RetryReason; 5] = [
+        RetryReason::RateLimit,
+        RetryReason::Overloaded,
+        RetryReason::Error,
+        RetryReason::Timeout,
+        RetryReason::ModelFallback,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RetryReason::RateLimit => "rate_limit",
@@ -128,7 +137,7 @@ mod tests {
             RetryReason::ModelFallback,
         ]
         .into_iter()
-        .zip(crate::domain::RETRY_REASONS)
+        .zip(RetryReason::ALL.map(RetryReason::as_str))
         {
             assert_eq!(json(&reason), text);
             assert_eq!(reason.as_str(), text);
@@ -147,6 +156,28 @@ mod tests {
                     .unwrap()
                     .to_string()
             }
+        }
+    }
+}
+
+/// How a model call or tool call ended (`session_turns.status`, `session_tool_calls.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum CallStatus {
+    Ok,
+    Error,
+}
+
+impl CallStatus {
+    pub fn of(failed: bool) -> Self {
+        if failed { Self::Error } else { Self::Ok }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
         }
     }
 }

@@ -24,7 +24,7 @@ impl IngestService {
         if !self.store.session_exists(upload.session).await? {
             return Err(ReportError::UnknownSession(upload.session));
         }
-        let parsed = parse(bytes, format).map_err(ReportError::Malformed)?;
+        let parsed = parse(bytes, format)?;
         let record = to_record(bytes, parsed, upload);
         let id = record.key.row_id();
         let mut batch = SpanBatch {

@@ -16,11 +16,11 @@ pub async fn run(
     metrics: Arc<Metrics>,
     idle: Duration,
     mut stop: watch::Receiver<bool>,
-) -> Result<(), String> {
+) {
     let every = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
     loop {
         tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => return Ok(()),
+            _ = stop.wait_for(|stop| *stop) => return,
             () = tokio::time::sleep(every) => {}
         }
         match store.close_idle_sessions(idle).await {

@@ -30,17 +30,17 @@ pub struct Worker {
 impl Worker {
     /// Runs until `stop` turns true. A job cut off by shutdown stays `running` and is claimed
     /// again once its heartbeat is stale.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
         loop {
             loop {
                 if *stop.borrow() {
-                    return Ok(());
+                    return;
                 }
                 match self.store.claim_index_job().await {
                     Ok(Some((job, target))) => {
                         tokio::select! {
                             _ = self.run_job(job, target) => {}
-                            _ = stop.wait_for(|s| *s) => return Ok(()),
+                            _ = stop.wait_for(|s| *s) => return,
                         }
                     }
                     Ok(None) => break,
@@ -51,7 +51,7 @@ impl Worker {
                 }
             }
             tokio::select! {
-                _ = stop.wait_for(|s| *s) => return Ok(()),
+                _ = stop.wait_for(|s| *s) => return,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }
@@ -65,6 +65,12 @@ impl Worker {
         if let Err(message) = &outcome {
             tracing::warn!(%job, %target, "index job failed: {message}");
         }
+        let message = outcome.as_ref().err().map(ToString::to_string);
+        let outcome = outcome
+            .as_ref()
+            .ok()
+            .copied()
+            .ok_or(message.as_deref().unwrap_or(""));
         if let Err(err) = self.store.finish_index_job(job, outcome, seen, done).await {
             tracing::warn!(%job, "recording the end of an index job failed: {err}");
         }
@@ -75,23 +81,15 @@ impl Worker {
         job: Uuid,
         target: Uuid,
         progress: &Arc<Progress>,
-    ) -> Result<Uuid, String> {
+    ) -> Result<Uuid, JobError> {
         let started = Instant::now();
         let row = self
             .store
             .target(target)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the target was deleted")?;
-        let root = row
-            .root_path
-            .clone()
-            .ok_or("the target has no registered root; register it with POST /api/db/targets")?;
-        let previous = self
-            .store
-            .previous_files(target)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?
+            .ok_or(JobError::TargetDeleted)?;
+        let root = row.root_path.clone().ok_or(JobError::NoRoot)?;
+        let previous = self.store.previous_files(target).await?;
         let walk = {
             let progress = progress.clone();
             tokio::task::spawn_blocking(move || {
@@ -99,11 +97,7 @@ impl Worker {
             })
         };
         let run = self.with_progress(job, progress, walk).await?;
-        let index = self
-            .store
-            .save_index(target, &run)
-            .await
-            .map_err(|e| e.to_string())?;
+        let index = self.store.save_index(target, &run).await?;
         self.metrics.codebase.record(
             row.name.as_deref(),
             target,
@@ -119,15 +113,15 @@ impl Worker {
         job: Uuid,
         progress: &Progress,
         mut walk: tokio::task::JoinHandle<Result<IndexRun, indexer::Error>>,
-    ) -> Result<IndexRun, String> {
+    ) -> Result<IndexRun, JobError> {
         let mut ticks = tokio::time::interval(PROGRESS_EVERY);
         loop {
             tokio::select! {
                 result = &mut walk => {
                     return match result {
                         Ok(Ok(run)) => Ok(run),
-                        Ok(Err(err)) => Err(err.to_string()),
-                        Err(err) => Err(format!("the indexer stopped: {err}")),
+                        Ok(Err(err)) => Err(JobError::Index(err)),
+                        Err(err) => Err(JobError::Stopped(err)),
                     };
                 }
                 _ = ticks.tick() => {
@@ -139,4 +133,19 @@ impl Worker {
             }
         }
     }
+}
+
+/// Why an index job failed; its text is stored as the job's `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("the target was deleted")]
+    TargetDeleted,
+    #[error("the target has no registered root; register it with POST /api/db/targets")]
+    NoRoot,
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    #[error(transparent)]
+    Index(indexer::Error),
+    #[error("the indexer stopped: {0}")]
+    Stopped(tokio::task::JoinError),
 }

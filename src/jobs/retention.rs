@@ -10,11 +10,11 @@ use crate::store::Store;
 use crate::store::retention::Purged;
 
 /// Runs the passes until `stop` turns true.
-pub async fn run(store: Store, days: u32, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+pub async fn run(store: Store, days: u32, mut stop: watch::Receiver<bool>) {
     let mut wait = Duration::from_secs(60);
     loop {
         tokio::select! {
-            _ = stop.wait_for(|stop| *stop) => return Ok(()),
+            _ = stop.wait_for(|stop| *stop) => return,
             () = tokio::time::sleep(wait) => {}
         }
         wait = Duration::from_secs(3600);

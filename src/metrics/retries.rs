@@ -20,7 +20,7 @@ pub struct RetryLabels {
     pub model: String,
 }
 
-/// The bounded retry reasons of [`crate::domain::RETRY_REASONS`].
+/// The bounded retry reasons of [`crate::domain::RetryReason`], as label values.
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 pub enum RetryReason {
@@ -32,13 +32,14 @@ pub enum RetryReason {
 }
 
 impl RetryReason {
-    pub fn from_reason(reason: &str) -> Self {
+    pub fn of(reason: crate::domain::RetryReason) -> Self {
+        use crate::domain::RetryReason as R;
         match reason {
-            "rate_limit" => Self::rate_limit,
-            "overloaded" => Self::overloaded,
-            "timeout" => Self::timeout,
-            "model_fallback" => Self::model_fallback,
-            _ => Self::error,
+            R::RateLimit => Self::rate_limit,
+            R::Overloaded => Self::overloaded,
+            R::Timeout => Self::timeout,
+            R::ModelFallback => Self::model_fallback,
+            R::Error => Self::error,
         }
     }
 }
@@ -132,7 +133,7 @@ impl RetryMetrics {
     fn record_one(&self, models: &ModelGuard, retry: &RetryRecord) {
         let model = |m: Option<&str>| models.label(m.unwrap_or(UNKNOWN_MODEL));
         let labels = RetryLabels {
-            reason: RetryReason::from_reason(&retry.reason),
+            reason: RetryReason::of(retry.reason),
             model: model(retry.original_model.as_deref()),
         };
         self.retries.get_or_create(&labels).inc();

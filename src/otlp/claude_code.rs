@@ -3,6 +3,7 @@
 //! (`claude_code.llm_request`, `claude_code.tool`). Both name the same attributes, and both key
 //! a call by its API request id or tool-use id, so a call reported both ways is stored once.
 
+use crate::domain::limits::Invalid;
 use chrono::{DateTime, Duration, Utc};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::Value;
@@ -36,7 +37,7 @@ impl CallFacts<'_> {
         })
     }
 
-    fn count(&self, key: &str) -> Result<i64, String> {
+    fn count(&self, key: &str) -> Result<i64, Invalid> {
         crate::domain::limits::token_count(key, self.attrs.int(key))
     }
 
@@ -51,7 +52,7 @@ pub fn turn(
     fallback_id: &str,
     prices: &PriceTable,
     span_start: Option<DateTime<Utc>>,
-) -> Result<TurnRecord, String> {
+) -> Result<TurnRecord, Invalid> {
     let cache_write = f.count("cache_creation_tokens")?;
     let usage = TokenUsage {
         input: f.count("input_tokens")?,
@@ -121,7 +122,7 @@ pub fn tool(
     f: CallFacts<'_>,
     fallback_id: &str,
     span_start: Option<DateTime<Utc>>,
-) -> Result<ToolCallRecord, String> {
+) -> Result<ToolCallRecord, Invalid> {
     let tool_name = f
         .attrs
         .str("tool_name")
@@ -196,7 +197,7 @@ pub fn retried_attempts(turn: &TurnRecord, attempts: &[DateTime<Utc>]) -> Vec<Re
             session_id: Some(session),
             session_external_id: turn.session_external_id.clone(),
             retry_number: i as i32 + 1,
-            reason: "error".into(),
+            reason: crate::domain::RetryReason::Error,
             original_model: Some(turn.model.clone()),
             fallback_model: None,
             wait_ms: Some((attempts[i + 1] - attempts[i]).num_milliseconds().max(0)),

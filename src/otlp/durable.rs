@@ -183,11 +183,7 @@ impl Strikes {
 }
 
 /// The replay task, run inside `serve` until shutdown.
-pub async fn replay(
-    receiver: Receiver,
-    spool: Arc<Spool>,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), String> {
+pub async fn replay(receiver: Receiver, spool: Arc<Spool>, mut stop: watch::Receiver<bool>) {
     if !spool.is_empty() {
         tracing::info!(
             requests = spool.len(),
@@ -200,7 +196,7 @@ pub async fn replay(
         receiver.replay_pending(&spool, &stop, &mut strikes).await;
         let woken = receiver.replay_wake.notified();
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => return Ok(()),
+            _ = stop.wait_for(|s| *s) => return,
             _ = woken => {}
             _ = tokio::time::sleep(REPLAY_POLL) => {}
         }

@@ -9,6 +9,7 @@
 //! Where an API request id or tool-use id exists it names the key, so the beta trace spans
 //! describing the same call (`claude_code.llm_request`, `claude_code.tool`) dedupe against it.
 
+use crate::domain::limits::Invalid;
 use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as Any};
@@ -35,7 +36,7 @@ pub fn map_logs(request: &ExportLogsServiceRequest, prices: &PriceTable) -> Span
                 if let Err(reason) = map_record(record, &name, resource, prices, &mut batch) {
                     batch.rejected.push(Rejection {
                         span_name: name,
-                        reason,
+                        reason: reason.to_string(),
                     });
                 }
             }
@@ -72,7 +73,7 @@ fn map_record(
     resource: &[KeyValue],
     prices: &PriceTable,
     batch: &mut SpanBatch,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     if !matches!(
         name,
         "api_request" | "api_error" | "api_retries_exhausted" | "tool_result"
@@ -156,7 +157,7 @@ fn retry(name: &str, f: CallFacts<'_>) -> RetryRecord {
         session_id: Some(f.session),
         session_external_id: Some(f.external_id.to_string()),
         retry_number: i32::try_from(attempts).unwrap_or(i32::MAX),
-        reason: retry_reason(status, error.as_deref()).to_string(),
+        reason: retry_reason(status, error.as_deref()),
         original_model: model,
         fallback_model: None,
         wait_ms,

@@ -5,6 +5,7 @@
 //! Invalid points of ours (no time, no value, not finite, negative, unknown temporality) are
 //! rejected and reported as partial success; the rest of the request still lands.
 
+use crate::domain::limits::Invalid;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -79,16 +80,16 @@ fn map_sum(
     for point in &sum.data_points {
         let mapped = match temporality {
             Some(temporality) => map_point(name, unit, temporality, point, resource, resource_json),
-            None => Err(format!(
+            None => Err(Invalid(format!(
                 "unknown aggregation temporality {}",
                 sum.aggregation_temporality
-            )),
+            ))),
         };
         match mapped {
             Ok(point) => batch.points.push(point),
             Err(reason) => batch.rejected.push(PointRejection {
                 metric: name.to_string(),
-                reason,
+                reason: reason.to_string(),
             }),
         }
     }
@@ -101,14 +102,14 @@ fn map_point(
     point: &NumberDataPoint,
     resource: &[KeyValue],
     resource_json: &Value,
-) -> Result<MetricPoint, String> {
+) -> Result<MetricPoint, Invalid> {
     let value = match point.value {
         Some(Number::AsDouble(d)) => d,
         Some(Number::AsInt(i)) => i as f64,
         None => return Err("data point has no value".into()),
     };
     if !value.is_finite() || value < 0.0 {
-        return Err(format!("a counter cannot be {value}"));
+        return Err(format!("a counter cannot be {value}").into());
     }
     let time = timestamp(point.time_unix_nano).ok_or("data point has no valid time")?;
     // Start 0 is allowed (unknown start): the Unix epoch then stands for it.

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::attributes::{self, Attributes};
 use crate::domain::{
-    ID_NAMESPACE, RETRY_REASONS, RetryRecord, SpanKey, infer_retry_outcomes, retry_reason,
+    ID_NAMESPACE, RetryReason, RetryRecord, SpanKey, infer_retry_outcomes, retry_reason,
     session_uuid,
 };
 
@@ -99,7 +99,7 @@ fn record(
             .int("acd.retry.number")
             .and_then(|n| i32::try_from(n).ok())
             .unwrap_or(default_number),
-        reason: String::new(),
+        reason: RetryReason::Error,
         original_model: a.str("acd.retry.original_model").or(model),
         fallback_model: a.str("acd.retry.fallback_model"),
         wait_ms: a.int("acd.retry.wait_ms").filter(|w| *w >= 0),
@@ -113,21 +113,20 @@ fn record(
     // status and error text decide.
     retry.reason = match a.str("acd.retry.reason") {
         Some(given) => normalise_reason(&given),
-        None if retry.fallback().is_some() => "model_fallback".into(),
-        None => retry_reason(status, error.as_deref()).into(),
+        None if retry.fallback().is_some() => RetryReason::ModelFallback,
+        None => retry_reason(status, error.as_deref()),
     };
     retry
 }
 
 /// A reason outside the bounded set is mapped into it (it is also a metric label): the older
 /// `server_error` and `connection` are `error`, free text is read like an error message.
-fn normalise_reason(reason: &str) -> String {
+fn normalise_reason(reason: &str) -> RetryReason {
     let r = reason.trim().to_ascii_lowercase();
-    if RETRY_REASONS.contains(&r.as_str()) {
-        r
-    } else {
-        retry_reason(None, Some(&r.replace('_', " "))).into()
-    }
+    RetryReason::ALL
+        .into_iter()
+        .find(|known| known.as_str() == r)
+        .unwrap_or_else(|| retry_reason(None, Some(&r.replace('_', " "))))
 }
 
 /// The event's identity: its span's trace, and a span id derived from the span and the event's

@@ -2,6 +2,7 @@
 //! docs/semantic-conventions.md: which spans are sessions, turns and tools, and what each
 //! attribute means. Pure functions, so every rule is unit-testable without a server.
 
+use crate::domain::limits::Invalid;
 use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
@@ -29,7 +30,7 @@ pub fn map_request(request: &ExportTraceServiceRequest, prices: &PriceTable) -> 
                 if let Err(reason) = map_span(span, resource, prices, &mut batch) {
                     batch.rejected.push(Rejection {
                         span_name: span.name.clone(),
-                        reason,
+                        reason: reason.to_string(),
                     });
                 }
             }
@@ -55,7 +56,7 @@ fn map_span(
     resource: &[opentelemetry_proto::tonic::common::v1::KeyValue],
     prices: &PriceTable,
     batch: &mut SpanBatch,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     let attrs = Attributes::new(&span.attributes, resource);
     // Claude Code's beta spans first: `claude_code.tool` also says `execute_tool` and
     // `claude_code.interaction` (one prompt's work, not the session) `invoke_agent`.
@@ -114,7 +115,7 @@ fn claude_code_span(
     attrs: Attributes<'_>,
     prices: &PriceTable,
     batch: &mut SpanBatch,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     let known = span.name == "claude_code.llm_request" || span.name == "claude_code.tool";
     let Some(external) = attrs.str("session.id").filter(|_| known) else {
         batch.ignored += 1;
@@ -157,18 +158,20 @@ fn span_facts<'a>(
     span: &Span,
     resource: &[opentelemetry_proto::tonic::common::v1::KeyValue],
     attrs: Attributes<'a>,
-) -> Result<SpanFacts<'a>, String> {
+) -> Result<SpanFacts<'a>, Invalid> {
     if span.trace_id.len() != 16 || span.trace_id.iter().all(|b| *b == 0) {
         return Err(format!(
             "invalid trace id ({} bytes, need 16 non-zero)",
             span.trace_id.len()
-        ));
+        )
+        .into());
     }
     if span.span_id.len() != 8 || span.span_id.iter().all(|b| *b == 0) {
         return Err(format!(
             "invalid span id ({} bytes, need 8 non-zero)",
             span.span_id.len()
-        ));
+        )
+        .into());
     }
     let started_at =
         timestamp(span.start_time_unix_nano).ok_or("missing or out-of-range start time")?;
@@ -238,7 +241,7 @@ fn session(f: SpanFacts<'_>) -> SessionRecord {
     }
 }
 
-fn turn(mut f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, String> {
+fn turn(mut f: SpanFacts<'_>, prices: &PriceTable) -> Result<TurnRecord, Invalid> {
     // Kept for the context overflow rule ("prompt is too long" in a failed call's status).
     if let Some(message) = f.status_message.as_ref().filter(|_| f.failed) {
         f.json["otel.status_message"] = Value::String(message.clone());

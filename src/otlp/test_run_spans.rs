@@ -4,6 +4,7 @@
 //! or disagree with the cases, are kept as sent with a warning: the span is never refused for it.
 //! The attributes are listed in docs/semantic-conventions.md ("Test runs").
 
+use crate::domain::limits::Invalid;
 use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -85,7 +86,7 @@ pub fn test_run(
     }
 }
 
-fn case(a: &Attributes<'_>) -> Result<TestCaseRecord, String> {
+fn case(a: &Attributes<'_>) -> Result<TestCaseRecord, Invalid> {
     let name = a
         .str("acd.test.case.name")
         .ok_or("acd.test.case.name is missing")?;

@@ -92,7 +92,8 @@ pub struct SpawnError {
 /// Installs the forwarding handlers once per process. Must run before the child is spawned, so
 /// that a signal arriving right after the spawn is forwarded rather than ending the wrapper.
 fn install_signal_forwarding() -> std::io::Result<()> {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    // The error is kept to answer every later caller too (io::Error is not Clone).
+    static INSTALLED: OnceLock<Result<(), std::sync::Arc<std::io::Error>>> = OnceLock::new();
     let installed = INSTALLED.get_or_init(|| {
         for signal in FORWARDED_SIGNALS {
             // SAFETY: the action is async-signal-safe: it only uses atomics and kill(2).
@@ -101,11 +102,13 @@ fn install_signal_forwarding() -> std::io::Result<()> {
                     on_signal(signal, info)
                 })
             }
-            .map_err(|e| e.to_string())?;
+            .map_err(std::sync::Arc::new)?;
         }
         Ok(())
     });
-    installed.clone().map_err(std::io::Error::other)
+    installed
+        .clone()
+        .map_err(|e| std::io::Error::new(e.kind(), e.to_string()))
 }
 
 /// Runs inside the signal handler: nothing that allocates or locks.

@@ -5,8 +5,6 @@
 //! the report tells the caller which ones were committed, so Prometheus never double counts.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
@@ -17,12 +15,11 @@ use crate::metric_points::{
 use super::Tx;
 
 /// One series of a session, with what its committed points add up to.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct SeriesTotal {
     pub metric: String,
     pub unit: String,
     /// The data point attributes that name the series (sorted keys).
-    #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
     /// Sum of the increments of all points received (delta values; cumulative differences).
     pub total: f64,

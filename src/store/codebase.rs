@@ -6,13 +6,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
 use crate::indexer::{Counts, FileRecord, IndexRun};
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Target {
     pub id: Uuid,
     pub name: Option<String>,
@@ -35,7 +34,7 @@ pub enum Registered {
 }
 
 /// One row of `codebase_indexes`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct CodebaseIndex {
     pub id: Uuid,
     pub target_id: Uuid,
@@ -69,7 +68,7 @@ pub struct CodebaseIndex {
 }
 
 /// A target's latest index, for the "largest codebases" list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct CodebaseSize {
     pub target_id: Uuid,
     pub name: Option<String>,

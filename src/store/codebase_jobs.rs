@@ -4,8 +4,6 @@
 //! (its replica died) is claimed again after [`STALE_AFTER_SECONDS`].
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
@@ -13,7 +11,7 @@ use crate::domain::IndexJobState;
 
 pub const STALE_AFTER_SECONDS: f64 = 120.0;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct IndexJob {
     pub id: Uuid,
     pub target_id: Uuid,
@@ -97,13 +95,13 @@ impl Store {
     pub async fn finish_index_job(
         &self,
         job: Uuid,
-        outcome: Result<Uuid, String>,
+        outcome: Result<Uuid, &str>,
         seen: u64,
         done: u64,
     ) -> Result<(), Error> {
         let (state, index, error) = match outcome {
             Ok(index) => (IndexJobState::Succeeded, Some(index), None),
-            Err(message) => (IndexJobState::Failed, None, Some(message)),
+            Err(message) => (IndexJobState::Failed, None, Some(message.to_string())),
         };
         sqlx::query!(
             r#"UPDATE codebase_index_jobs SET state = $2, index_id = $3, error = $4,

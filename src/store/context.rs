@@ -3,8 +3,6 @@
 //! as overflowed where a Claude compaction boundary followed it. Reads for the context API.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
@@ -129,7 +127,7 @@ pub async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<(), Error> 
 }
 
 /// One turn's context, as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct TurnContextRow {
     pub turn_number: Option<i32>,
     pub model: Option<String>,

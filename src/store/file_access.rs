@@ -13,8 +13,6 @@
 //! from the target's codebase index.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
@@ -75,7 +73,7 @@ pub async fn count_attached(tx: &mut Tx<'_>, tool_calls: &[Uuid]) -> Result<(), 
 }
 
 /// One row of the hot-files list.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct HotFile {
     pub file_path: String,
     pub access_count: i32,

@@ -4,8 +4,6 @@
 //! that succeeded after N retries has exactly one succeeded row, numbered N.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
@@ -46,7 +44,7 @@ pub(super) async fn recompute(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<usiz
 }
 
 /// One retry of a session's history.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct RetryRow {
     pub retry_number: i32,
     pub reason: RetryReason,
@@ -65,7 +63,7 @@ pub struct RetryRow {
     pub ms_since_previous: Option<i64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct ReasonRate {
     pub reason: RetryReason,
     pub retries: i64,
@@ -75,7 +73,7 @@ pub struct ReasonRate {
     pub retries_per_call: Option<f64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct ModelRate {
     /// The model that failed (`original_model`; `unknown` when not reported).
     pub model: String,
@@ -87,13 +85,13 @@ pub struct ModelRate {
 }
 
 /// Calls that succeeded after exactly `retries` retries.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct SuccessAfter {
     pub retries: i32,
     pub calls: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct FallbackPair {
     /// `unknown` when the original model was not reported.
     pub from_model: String,

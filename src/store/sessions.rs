@@ -1,14 +1,12 @@
 //! Session queries for the REST API: list, one session, its turns and its timing.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
-use crate::domain::{CallKind, SessionState, TotalsSource};
+use crate::domain::{CallKind, CallStatus, SessionState, TotalsSource};
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct SessionSummary {
     pub id: Uuid,
     /// The id as the producer sent it (`gen_ai.conversation.id`).
@@ -98,8 +96,7 @@ pub struct TurnRow {
     pub cost_usd: f64,
     /// The source's own cost for this call (Claude Code's `cost_usd`).
     pub reported_cost_usd: Option<f64>,
-    /// ok | error
-    pub status: String,
+    pub status: CallStatus,
     pub tool_calls: serde_json::Value,
 }
 
@@ -288,7 +285,8 @@ impl Store {
                       COALESCE(output_tokens, 0) AS "output_tokens!",
                       cache_read_tokens, cache_write_tokens, reported_input_tokens,
                       cache_write_1h_tokens, cost_usd::float8 AS "cost_usd!",
-                      reported_cost_usd::float8 AS reported_cost_usd, status,
+                      reported_cost_usd::float8 AS reported_cost_usd,
+                      status AS "status: CallStatus",
                       COALESCE(tool_calls, '[]'::jsonb) AS "tool_calls!"
                FROM session_turns WHERE session_id = $1
                ORDER BY turn_number, started_at, span_id"#,

@@ -13,22 +13,20 @@ mod flaky;
 mod regressions;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store};
 use crate::config::TestAnalysis;
 use crate::domain::SessionState;
 
-pub use flaky::{FlakyRule, FlakyTest, SessionOutcome, outcome_changes};
+pub use flaky::{FlakyRule, FlakyTest, SessionOutcome, SessionTestOutcome, outcome_changes};
 pub use regressions::{Regression, TestId};
 
 /// How many of a target's latest regressions [`TargetTestState`] carries: enough to tell new
 /// regressions from ones already counted, and bounded.
 pub const RECENT_REGRESSIONS: i64 = 50;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct TestHistoryRow {
     pub session_id: Uuid,
     /// The session id as the producer sent it.

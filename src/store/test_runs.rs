@@ -8,8 +8,6 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Store, Tx};
@@ -274,7 +272,7 @@ pub async fn targets(
 }
 
 /// A stored test run, as the REST API shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct StoredTestRun {
     pub id: Uuid,
     pub session_id: Option<Uuid>,
@@ -292,10 +290,8 @@ pub struct StoredTestRun {
     /// SHA-256 of the uploaded report (hex); none for spans.
     pub content_sha256: Option<String>,
     /// Failed and errored cases: classname, name, status, type, message.
-    #[schema(value_type = Object)]
     pub failure_reasons: Option<serde_json::Value>,
     /// Problems in the input that did not stop it from being stored.
-    #[schema(value_type = Vec<String>)]
     pub warnings: serde_json::Value,
     /// Test-case rows stored for the run.
     pub cases: i64,

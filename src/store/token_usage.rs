@@ -2,13 +2,11 @@
 //! the turns that started in the last N days.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::usage_daily::first_full_day;
 use super::{Error, Store};
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct DailyUsage {
     pub day: DateTime<Utc>,
     /// Uncached input tokens.
@@ -20,7 +18,7 @@ pub struct DailyUsage {
     pub cost_usd: f64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct ModelTotals {
     pub model: String,
     pub input_tokens: i64,

@@ -6,11 +6,11 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use junit_parser::{TestStatus as JStatus, TestSuite};
 
-use super::ParsedReport;
+use super::{ParsedReport, ReportError};
 use crate::domain::limits::MAX_DURATION_MS;
 use crate::domain::{TestCaseRecord, TestCounts, TestRunSource, TestStatus};
 
-pub fn parse(bytes: &[u8]) -> Result<ParsedReport, String> {
+pub fn parse(bytes: &[u8]) -> Result<ParsedReport, ReportError> {
     let mut warnings = Vec::new();
     let report = match junit_parser::from_reader(bytes) {
         Ok(report) => report,
@@ -19,12 +19,16 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedReport, String> {
         Err(first) => match without_unreadable_numbers(bytes) {
             Some(cleaned) => {
                 let report = junit_parser::from_reader(&cleaned[..])
-                    .map_err(|e| format!("not a JUnit XML report: {e}"))?;
+                    .map_err(|e| ReportError::Malformed(format!("not a JUnit XML report: {e}")))?;
                 warnings
                     .push("count or time attributes that are not numbers were ignored".to_string());
                 report
             }
-            None => return Err(format!("not a JUnit XML report: {first}")),
+            None => {
+                return Err(ReportError::Malformed(format!(
+                    "not a JUnit XML report: {first}"
+                )));
+            }
         },
     };
     let mut cases = Vec::new();

@@ -7,14 +7,15 @@
 
 use serde_json::Value;
 
-use super::ParsedReport;
+use super::{ParsedReport, ReportError};
 use crate::domain::{TestCaseRecord, TestCounts, TestRunSource, TestStatus};
 
 /// Failure output kept per case; panics with long backtraces are cut here.
 const MAX_MESSAGE_CHARS: usize = 4000;
 
-pub fn parse(bytes: &[u8]) -> Result<ParsedReport, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("the report is not UTF-8: {e}"))?;
+pub fn parse(bytes: &[u8]) -> Result<ParsedReport, ReportError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ReportError::Malformed(format!("the report is not UTF-8: {e}")))?;
     let mut cases = Vec::new();
     let mut suites = 0;
     let mut header = TestCounts::default();
@@ -48,11 +49,11 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedReport, String> {
         }
     }
     if cases.is_empty() && suites == 0 {
-        return Err(if not_json > 0 {
+        return Err(ReportError::Malformed(if not_json > 0 {
             format!("no libtest/nextest JSON events found ({not_json} lines are not JSON)")
         } else {
             "no libtest/nextest JSON events found (expected lines like {\"type\":\"test\",\"event\":\"ok\",…})".into()
-        });
+        }));
     }
     let mut warnings = Vec::new();
     if not_json > 0 {

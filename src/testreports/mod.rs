@@ -79,7 +79,7 @@ pub struct ParsedReport {
     pub warnings: Vec<String>,
 }
 
-pub fn parse(bytes: &[u8], format: ReportFormat) -> Result<ParsedReport, String> {
+pub fn parse(bytes: &[u8], format: ReportFormat) -> Result<ParsedReport, ReportError> {
     match format {
         ReportFormat::Junit => junit::parse(bytes),
         ReportFormat::Json => libtest::parse(bytes),

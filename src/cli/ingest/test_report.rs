@@ -67,7 +67,8 @@ async fn send(
 ) -> Result<Value, Error> {
     if let Some(service) = sink.service() {
         let stored = service.commit_report(&bytes, format, upload).await?;
-        let mut json = serde_json::to_value(&stored.run).unwrap_or_default();
+        let run = crate::api::responses::StoredTestRun::from(stored.run);
+        let mut json = serde_json::to_value(&run).unwrap_or_default();
         json["duplicate"] = Value::Bool(stored.duplicate);
         return Ok(json);
     }

@@ -6,15 +6,19 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::super::{Error, Store};
 
+/// How a test ended in one session: failed when any of its runs there failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionTestOutcome {
+    Passed,
+    Failed,
+}
+
 /// Which rule caught a flaky test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlakyRule {
     /// Passed and failed for the same target at the same code revision.
     SameRevision,
@@ -22,15 +26,14 @@ pub enum FlakyRule {
     Flip,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct SessionOutcome {
     pub session_id: Uuid,
     pub started_at: DateTime<Utc>,
-    /// passed | failed
-    pub outcome: String,
+    pub outcome: SessionTestOutcome,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct FlakyTest {
     pub target_id: Uuid,
     pub target_name: Option<String>,
@@ -133,7 +136,11 @@ impl Store {
             outcomes.push(SessionOutcome {
                 session_id: row.session_id,
                 started_at: row.started_at,
-                outcome: if row.failed { "failed" } else { "passed" }.into(),
+                outcome: if row.failed {
+                    SessionTestOutcome::Failed
+                } else {
+                    SessionTestOutcome::Passed
+                },
             });
             failed.push(row.failed);
         }

@@ -4,19 +4,17 @@
 //! a regression.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::super::{Error, Store};
 
-#[derive(Debug, Serialize, ToSchema, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TestId {
     pub classname: String,
     pub name: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct Regression {
     pub target_id: Uuid,
     pub target_name: Option<String>,

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::domain::{IngestReport, SessionRecord, SessionTarget, SpanBatch};
+use crate::domain::{CallStatus, IngestReport, SessionRecord, SessionTarget, SpanBatch};
 use crate::store::{Error, Tx};
 
 pub async fn insert_tools(
@@ -79,7 +79,7 @@ pub async fn insert_tools(
             .collect::<Vec<_>>(),
         &tools
             .iter()
-            .map(|(t, _)| if t.failed { "error" } else { "ok" }.to_string())
+            .map(|(t, _)| CallStatus::of(t.failed).as_str().to_string())
             .collect::<Vec<_>>(),
         &tools
             .iter()
@@ -121,7 +121,7 @@ pub async fn insert_retries(
         &rows.iter().map(|(r, _)| r.retry_number).collect::<Vec<_>>(),
         &rows
             .iter()
-            .map(|(r, _)| r.reason.clone())
+            .map(|(r, _)| r.reason.as_str().to_string())
             .collect::<Vec<_>>(),
         &rows
             .iter()

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{IngestReport, SpanBatch, TurnRecord};
+use crate::domain::{CallStatus, IngestReport, SpanBatch, TurnRecord};
 use crate::store::{Error, Tx};
 
 pub async fn insert_turns(
@@ -143,7 +143,7 @@ impl TurnColumns {
             c.cost_usd.push(t.cost_usd);
             c.context_windows.push(t.context_window);
             c.statuses
-                .push(if t.failed { "error" } else { "ok" }.to_string());
+                .push(CallStatus::of(t.failed).as_str().to_string());
             c.attributes.push(t.attributes.clone());
             c.cache_write_1h_tokens.push(t.usage.cache_write_1h as i32);
             c.reported_cost_usd.push(t.reported_cost_usd);

@@ -6,9 +6,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub mod limits;
+mod ownership;
 mod records;
 mod states;
 mod test_runs;
+pub use ownership::{Conflict, IMPORT_CHANNEL, Producers};
 pub use records::RecordRef;
 pub use states::*;
 pub use test_runs::*;
@@ -282,6 +284,12 @@ pub struct SpanBatch {
     pub rejected: Vec<Rejection>,
     /// Valid spans that are none of ours (no known `gen_ai.operation.name`): accepted, not stored.
     pub ignored: usize,
+    /// Who sent each record (the OTLP resource's service identity), where known: the owner of
+    /// the sessions it names (see [`ownership`]).
+    pub producers: Producers,
+    /// How the records came ("span", "event", "record", ...): a second report of the same key
+    /// through another channel completes the first, through the same one it must be identical.
+    pub channel: Option<String>,
 }
 
 impl SpanBatch {
@@ -318,6 +326,9 @@ pub struct IngestReport {
     pub completed_cost: Vec<(String, f64)>,
     /// Sessions with a known tool call this batch moved under the model call that asked for it.
     pub moved_tool_sessions: Vec<Uuid>,
+    /// Records refused because they conflict with what is stored (another producer's session
+    /// or trace, or a span identity already stored with other content), each with the reason.
+    pub conflicts: Vec<Conflict>,
 }
 
 impl IngestReport {

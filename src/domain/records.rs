@@ -31,6 +31,7 @@ impl SpanBatch {
     pub fn subset(&self, records: &[RecordRef]) -> SpanBatch {
         let mut part = SpanBatch {
             session_targets: self.session_targets.clone(),
+            channel: self.channel.clone(),
             ..SpanBatch::default()
         };
         for record in records {
@@ -41,20 +42,35 @@ impl SpanBatch {
                 RecordRef::Retry(i) => part.retries.push(self.retries[i].clone()),
                 RecordRef::TestRun(i) => part.test_runs.push(self.test_runs[i].clone()),
             }
+            let key = self.key_of(*record);
+            if let Some(producer) = self.producers.get(key) {
+                part.producers.insert(key.clone(), producer.clone());
+            }
         }
         part
     }
 
     /// A short name for messages: the kind and the span identity (hex trace/span ids).
     pub fn describe(&self, record: RecordRef) -> String {
-        let (kind, key) = match record {
-            RecordRef::Session(i) => ("session", &self.sessions[i].key),
-            RecordRef::Turn(i) => ("turn", &self.turns[i].key),
-            RecordRef::Tool(i) => ("tool call", &self.tools[i].key),
-            RecordRef::Retry(i) => ("retry", &self.retries[i].key),
-            RecordRef::TestRun(i) => ("test run", &self.test_runs[i].key),
+        let kind = match record {
+            RecordRef::Session(_) => "session",
+            RecordRef::Turn(_) => "turn",
+            RecordRef::Tool(_) => "tool call",
+            RecordRef::Retry(_) => "retry",
+            RecordRef::TestRun(_) => "test run",
         };
-        format!("{kind} {}", key.hex())
+        format!("{kind} {}", self.key_of(record).hex())
+    }
+
+    /// The span identity of a record.
+    pub fn key_of(&self, record: RecordRef) -> &SpanKey {
+        match record {
+            RecordRef::Session(i) => &self.sessions[i].key,
+            RecordRef::Turn(i) => &self.turns[i].key,
+            RecordRef::Tool(i) => &self.tools[i].key,
+            RecordRef::Retry(i) => &self.retries[i].key,
+            RecordRef::TestRun(i) => &self.test_runs[i].key,
+        }
     }
 
     /// Everything the record holds, for a person reading the spool's `failed/` directory.
@@ -106,6 +122,18 @@ impl IngestReport {
         self.test_targets.extend(part.test_targets);
         self.duplicates += part.duplicates;
         self.sessions_hit_max_retries += part.sessions_hit_max_retries;
+        let whole = |record: RecordRef| match record {
+            RecordRef::Session(i) => RecordRef::Session(sessions[i]),
+            RecordRef::Turn(i) => RecordRef::Turn(turns[i]),
+            RecordRef::Tool(i) => RecordRef::Tool(tools[i]),
+            RecordRef::Retry(i) => RecordRef::Retry(retries[i]),
+            RecordRef::TestRun(i) => RecordRef::TestRun(runs[i]),
+        };
+        self.conflicts
+            .extend(part.conflicts.into_iter().map(|c| super::Conflict {
+                record: whole(c.record),
+                reason: c.reason,
+            }));
     }
 }
 

@@ -43,7 +43,9 @@ impl IngestService {
         options: &MapOptions,
     ) -> Result<IngestSummary, crate::store::Error> {
         let mut batch = to_batch(run, &self.prices, options);
-        let committed = self.commit(&mut batch, "record").await?;
+        let committed = self
+            .commit(&mut batch, crate::domain::IMPORT_CHANNEL)
+            .await?;
         let report = committed.report;
         let session = &batch.sessions[0];
         Ok(IngestSummary {

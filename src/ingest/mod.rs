@@ -45,6 +45,7 @@ impl IngestService {
         batch: &mut SpanBatch,
         record: &str,
     ) -> Result<Committed, crate::store::Error> {
+        batch.channel.get_or_insert_with(|| record.to_string());
         let stored = self.store.write_spans_isolated(batch).await?;
         let mut details: Vec<String> = batch
             .rejected
@@ -61,6 +62,16 @@ impl IngestService {
             batch.rejected.push(Rejection {
                 span_name: name,
                 reason: refused.reason.clone(),
+            });
+        }
+        // Conflicts are answered like refusals, naming the record; their content is the
+        // sender's, so it is not repeated back.
+        for conflict in &stored.report.conflicts {
+            let name = batch.describe(conflict.record);
+            details.push(format!("{record} ({name}): {}", conflict.reason));
+            batch.rejected.push(Rejection {
+                span_name: name,
+                reason: conflict.reason.clone(),
             });
         }
         self.after_commit(batch, &stored.report).await;

@@ -15,7 +15,7 @@ use super::{Accepted, Error, Receiver};
 impl Receiver {
     /// The shared path of both transports: map, store in one transaction, then count.
     pub async fn export_logs(&self, request: &ExportLogsServiceRequest) -> Result<Accepted, Error> {
-        let batch = super::log_mapping::map_logs(request, &self.service.prices);
+        let batch = super::producer::map_logs(request, &self.service.prices);
         self.store_batch(batch, "event").await
     }
 }

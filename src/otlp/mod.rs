@@ -14,6 +14,7 @@ mod log_mapping;
 mod logs;
 mod metric_mapping;
 mod metrics;
+mod producer;
 mod retry_events;
 mod sanitize;
 mod signal;

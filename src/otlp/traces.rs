@@ -17,7 +17,7 @@ impl Receiver {
         &self,
         request: &ExportTraceServiceRequest,
     ) -> Result<Accepted, Error> {
-        let batch = super::map_request(request, &self.service.prices);
+        let batch = super::producer::map_traces(request, &self.service.prices);
         self.store_batch(batch, "span").await
     }
 }

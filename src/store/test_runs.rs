@@ -179,6 +179,10 @@ pub async fn attach_orphans(
         r#"UPDATE session_test_runs r SET session_id = m.session_id
            FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
            WHERE r.trace_id = m.trace_id AND r.session_id IS NULL
+             -- Only the session owner's runs (see store/write/ownership.rs).
+             AND NOT EXISTS (SELECT 1 FROM otlp_spans o JOIN harness_sessions h ON h.id = m.session_id
+                             WHERE o.trace_id = r.trace_id AND o.span_id = r.span_id
+                               AND o.producer <> h.producer)
            RETURNING r.id, r.session_id AS "session_id!""#,
         &trace_ids,
         &session_ids,

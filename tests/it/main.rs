@@ -30,5 +30,6 @@ mod rest_api;
 mod retention;
 mod retries;
 mod run_wrapper;
+mod session_ownership;
 mod test_analysis;
 mod test_runs;

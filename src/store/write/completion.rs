@@ -3,12 +3,12 @@
 //! `tool_result` event and as a `claude_code.tool` span, under the same key. The ledger stores
 //! whichever arrives first; these stages complete the stored row from the later one, so the
 //! result is the same in either arrival order. A plain resend differs in nothing and changes
-//! nothing.
+//! nothing; a conflicting report (see [`super::ledger`]) completes nothing.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{IngestReport, SpanBatch, ToolCallRecord, TurnRecord};
+use crate::domain::{IngestReport, RecordRef, SpanBatch, ToolCallRecord, TurnRecord};
 use crate::store::{Error, Tx};
 
 /// What [`complete_known_turns`] changed: the sessions whose totals need recomputing, and the
@@ -29,7 +29,12 @@ pub async fn complete_known_turns(
     batch: &SpanBatch,
     report: &IngestReport,
 ) -> Result<Completed, Error> {
-    let new: std::collections::HashSet<usize> = report.new_turns.iter().copied().collect();
+    let mut new: std::collections::HashSet<usize> = report.new_turns.iter().copied().collect();
+    // Conflicting reports complete nothing: they are refused whole.
+    new.extend(report.conflicts.iter().filter_map(|c| match c.record {
+        RecordRef::Turn(i) => Some(i),
+        _ => None,
+    }));
     let known: Vec<&TurnRecord> = (0..batch.turns.len())
         .filter(|i| !new.contains(i))
         .map(|i| &batch.turns[i])
@@ -135,7 +140,11 @@ pub async fn complete_known_tools(
     batch: &SpanBatch,
     report: &IngestReport,
 ) -> Result<Vec<Uuid>, Error> {
-    let new: std::collections::HashSet<usize> = report.new_tools.iter().copied().collect();
+    let mut new: std::collections::HashSet<usize> = report.new_tools.iter().copied().collect();
+    new.extend(report.conflicts.iter().filter_map(|c| match c.record {
+        RecordRef::Tool(i) => Some(i),
+        _ => None,
+    }));
     let known: Vec<&ToolCallRecord> = (0..batch.tools.len())
         .filter(|i| !new.contains(i))
         .map(|i| &batch.tools[i])

@@ -1,9 +1,11 @@
 //! Writes one OTLP batch in one transaction, as a pipeline of named stages:
 //!
 //! 1. [`lock_traces`] and [`resolve_sessions`]: serialise batches sharing a trace, and find the
-//!    session each record belongs to;
-//! 2. [`ledger::claim_new_spans`]: the `otlp_spans` ledger decides which spans are new, and
-//!    [`completion`] fills in what a second report of a known call adds;
+//!    session each record belongs to; [`ownership::check`] refuses records naming a session
+//!    another producer owns;
+//! 2. [`ledger::claim_new_spans`]: the `otlp_spans` ledger decides which spans are new (and
+//!    which known ones conflict with what is stored), and [`completion`] fills in what a second
+//!    report of a known call adds;
 //! 3. [`write_records`]: targets and sessions, then the detail rows of the new records;
 //! 4. [`derive::recompute`]: attach earlier orphans, then recompute what the batch changed.
 //!
@@ -18,6 +20,7 @@ mod completion;
 mod derive;
 mod details;
 mod ledger;
+mod ownership;
 mod resolution;
 mod rollups;
 mod sessions;
@@ -25,7 +28,7 @@ mod turns;
 
 use self::resolution::{Resolution, lock_traces, resolve_sessions};
 use super::{Error, Store, Tx, context, test_runs};
-use crate::domain::{IngestReport, SessionRecord, SpanBatch};
+use crate::domain::{IngestReport, SessionRecord, SessionTarget, SpanBatch};
 
 impl Store {
     pub async fn write_spans(&self, batch: &SpanBatch) -> Result<IngestReport, Error> {
@@ -35,7 +38,10 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         lock_traces(&mut tx, batch).await?;
         let resolution = resolve_sessions(&mut tx, batch).await?;
-        let mut report = ledger::claim_new_spans(&mut tx, batch, &resolution).await?;
+        let ownership = ownership::check(&mut tx, batch, &resolution).await?;
+        let targets = ownership.allowed_targets(batch);
+        let mut report =
+            ledger::claim_new_spans(&mut tx, batch, &resolution, ownership.conflicts).await?;
         let completed = completion::complete_known_turns(&mut tx, batch, &report).await?;
         report.completed_turn_sessions = completed.sessions;
         report.completed_cost = completed.cost_added;
@@ -49,7 +55,13 @@ impl Store {
                 .iter()
                 .map(|&i| &batch.sessions[i])
                 .collect();
-            write_records(&mut tx, batch, &report, &resolution, &new_sessions).await?;
+            let records = Records {
+                report: &report,
+                resolution: &resolution,
+                new_sessions: &new_sessions,
+                targets: &targets,
+            };
+            write_records(&mut tx, batch, records).await?;
             derive::recompute(&mut tx, batch, &mut report, &resolution, &new_sessions).await?;
         }
         tx.commit().await?;
@@ -57,19 +69,32 @@ impl Store {
     }
 }
 
+/// What [`write_records`] writes of a batch.
+struct Records<'a> {
+    report: &'a IngestReport,
+    resolution: &'a Resolution,
+    new_sessions: &'a [&'a SessionRecord],
+    /// The batch's session targets the ownership check allowed.
+    targets: &'a [SessionTarget],
+}
+
 /// Targets and sessions first, then the details that reference them.
 async fn write_records(
     tx: &mut Tx<'_>,
     batch: &SpanBatch,
-    report: &IngestReport,
-    resolution: &Resolution,
-    new_sessions: &[&SessionRecord],
+    records: Records<'_>,
 ) -> Result<(), Error> {
+    let Records {
+        report,
+        resolution,
+        new_sessions,
+        targets,
+    } = records;
     sessions::upsert_targets(tx, new_sessions).await?;
     sessions::ensure_placeholder_sessions(tx, batch, report, resolution).await?;
-    sessions::upsert_sessions(tx, new_sessions).await?;
+    sessions::upsert_sessions(tx, batch, new_sessions).await?;
     details::apply_reported(tx, new_sessions).await?;
-    details::apply_session_targets(tx, &batch.session_targets).await?;
+    details::apply_session_targets(tx, targets).await?;
     // Tools first: a turn is inserted with the tool calls already stored.
     details::insert_tools(tx, batch, report, &resolution.tools).await?;
     turns::insert_turns(tx, batch, report, &resolution.turns).await?;

@@ -162,7 +162,9 @@ pub(super) struct Attached {
     pub(super) tool_calls: Vec<Uuid>,
 }
 
-/// Gives stored turns and tools of these traces that had no session their session now.
+/// Gives stored turns and tools of these traces that had no session their session now, except
+/// those another producer than the session's owner sent (see [`super::ownership`]): being in
+/// a session's trace does not make a record of someone else part of it.
 pub(super) async fn attach_orphans(
     tx: &mut Tx<'_>,
     traces: &HashMap<Vec<u8>, Uuid>,
@@ -176,6 +178,9 @@ pub(super) async fn attach_orphans(
         r#"UPDATE session_turns t SET session_id = m.session_id
            FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
            WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
+             AND NOT EXISTS (SELECT 1 FROM otlp_spans o JOIN harness_sessions h ON h.id = m.session_id
+                             WHERE o.trace_id = t.trace_id AND o.span_id = t.span_id
+                               AND o.producer <> h.producer)
            RETURNING t.session_id AS "session_id!", t.trace_id"#,
         &trace_ids,
         &session_ids,
@@ -190,6 +195,9 @@ pub(super) async fn attach_orphans(
         r#"UPDATE session_tool_calls t SET session_id = m.session_id
            FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
            WHERE t.trace_id = m.trace_id AND t.session_id IS NULL
+             AND NOT EXISTS (SELECT 1 FROM otlp_spans o JOIN harness_sessions h ON h.id = m.session_id
+                             WHERE o.trace_id = t.trace_id AND o.span_id = t.span_id
+                               AND o.producer <> h.producer)
            RETURNING t.id, t.session_id AS "session_id!", t.trace_id"#,
         &trace_ids,
         &session_ids,
@@ -206,6 +214,9 @@ pub(super) async fn attach_orphans(
             r#"UPDATE session_retries r SET session_id = m.session_id
                FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
                WHERE r.trace_id = m.trace_id AND r.session_id IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM otlp_spans o JOIN harness_sessions h ON h.id = m.session_id
+                                     WHERE o.trace_id = r.trace_id AND o.span_id = r.span_id
+                                       AND o.producer <> h.producer)
                RETURNING r.session_id AS "session_id!""#,
             &trace_ids,
             &session_ids,
@@ -216,7 +227,9 @@ pub(super) async fn attach_orphans(
     sqlx::query!(
         r#"UPDATE otlp_spans o SET session_id = m.session_id
            FROM UNNEST($1::bytea[], $2::uuid[]) AS m(trace_id, session_id)
-           WHERE o.trace_id = m.trace_id AND o.trace_id = ANY($1) AND o.session_id IS NULL"#,
+           WHERE o.trace_id = m.trace_id AND o.trace_id = ANY($1) AND o.session_id IS NULL
+             AND NOT EXISTS (SELECT 1 FROM harness_sessions h
+                             WHERE h.id = m.session_id AND o.producer <> h.producer)"#,
         &trace_ids,
         &session_ids,
     )

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::resolution::Resolution;
-use crate::domain::{IngestReport, SessionRecord, SpanBatch};
+use crate::domain::{IngestReport, RecordRef, SessionRecord, SpanBatch};
 use crate::store::{Error, Tx};
 
 pub(super) async fn upsert_targets(
@@ -48,61 +48,96 @@ pub(super) async fn ensure_placeholder_sessions(
     report: &IngestReport,
     resolution: &Resolution,
 ) -> Result<(), Error> {
-    let mut first: HashMap<Uuid, (String, DateTime<Utc>)> = HashMap::new();
-    let mut note = |id: Option<Uuid>, external: &Option<String>, at: DateTime<Utc>| {
+    let mut first: HashMap<Uuid, Placeholder> = HashMap::new();
+    let mut note = |id: Option<Uuid>, external: &Option<String>, at, record| {
         if let Some(id) = id {
-            let entry = first
-                .entry(id)
-                .or_insert_with(|| (external.clone().unwrap_or_else(|| id.to_string()), at));
-            entry.1 = entry.1.min(at);
+            let entry = first.entry(id).or_insert_with(|| Placeholder {
+                external: external.clone().unwrap_or_else(|| id.to_string()),
+                start: at,
+                producer: None,
+            });
+            entry.start = entry.start.min(at);
+            // The ownership check let only the owner's records (or unscoped ones) through.
+            if entry.producer.is_none() {
+                entry.producer = batch.producer_of(record).map(str::to_string);
+            }
         }
     };
     for &i in &report.new_turns {
         let t = &batch.turns[i];
-        note(resolution.turns[i], &t.session_external_id, t.started_at);
+        let turn = RecordRef::Turn(i);
+        note(
+            resolution.turns[i],
+            &t.session_external_id,
+            t.started_at,
+            turn,
+        );
     }
     for &i in &report.new_tools {
         let t = &batch.tools[i];
-        note(resolution.tools[i], &t.session_external_id, t.started_at);
+        let tool = RecordRef::Tool(i);
+        note(
+            resolution.tools[i],
+            &t.session_external_id,
+            t.started_at,
+            tool,
+        );
     }
     for &i in &report.new_retries {
         let r = &batch.retries[i];
-        note(resolution.retries[i], &r.session_external_id, r.at);
+        let retry = RecordRef::Retry(i);
+        note(resolution.retries[i], &r.session_external_id, r.at, retry);
     }
     for &i in &report.new_test_runs {
         let r = &batch.test_runs[i];
+        let run = RecordRef::TestRun(i);
         note(
             resolution.test_runs[i],
             &r.session_external_id,
             r.started_at,
+            run,
         );
     }
     let mut ids = Vec::with_capacity(first.len());
     let mut externals = Vec::with_capacity(first.len());
     let mut starts = Vec::with_capacity(first.len());
-    for (id, (external, start)) in first {
+    let mut producers = Vec::with_capacity(first.len());
+    for (id, p) in first {
         ids.push(id);
-        externals.push(external);
-        starts.push(start);
+        externals.push(p.external);
+        starts.push(p.start);
+        producers.push(p.producer);
     }
     if ids.is_empty() {
         return Ok(());
     }
+    // A session nobody owned yet (stored before ownership, or by an unscoped import) is
+    // claimed by the first producer that sends a record of it.
     sqlx::query!(
-        r#"INSERT INTO harness_sessions (id, external_id, started_at)
-           SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[])
-           ON CONFLICT (id) DO NOTHING"#,
+        r#"INSERT INTO harness_sessions AS h (id, external_id, started_at, producer)
+           SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::text[])
+           ON CONFLICT (id) DO UPDATE SET producer = EXCLUDED.producer
+           WHERE h.producer IS NULL AND EXCLUDED.producer IS NOT NULL"#,
         &ids,
         &externals,
         &starts,
+        &producers as &[Option<String>],
     )
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
+/// The first session record of a session named before its span arrived in this batch.
+struct Placeholder {
+    external: String,
+    start: DateTime<Utc>,
+    producer: Option<String>,
+}
+
 pub(super) async fn upsert_sessions(
     tx: &mut Tx<'_>,
+    batch: &SpanBatch,
     sessions: &[&SessionRecord],
 ) -> Result<(), Error> {
     // One row per id: the same session named by two spans of one batch keeps the later-ending one.
@@ -116,15 +151,17 @@ pub(super) async fn upsert_sessions(
     if by_id.is_empty() {
         return Ok(());
     }
-    let c = SessionColumns::of(by_id.into_values());
+    let c = SessionColumns::of(batch, by_id.into_values());
     sqlx::query!(
         r#"INSERT INTO harness_sessions (id, external_id, target_id, feature_id, status, started_at,
                ended_at, trace_id, span_id, status_message, attributes, features_completed,
-               wall_clock_ms)
+               wall_clock_ms, producer)
            SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
                $6::timestamptz[], $7::timestamptz[], $8::bytea[], $9::bytea[], $10::text[],
-               $11::jsonb[], $12::int[], $13::int[])
+               $11::jsonb[], $12::int[], $13::int[], $14::text[])
            ON CONFLICT (id) DO UPDATE SET
+               -- The ownership check let only the owner's (or unscoped) session spans here.
+               producer = COALESCE(harness_sessions.producer, EXCLUDED.producer),
                external_id = EXCLUDED.external_id,
                target_id = COALESCE(EXCLUDED.target_id, harness_sessions.target_id),
                feature_id = COALESCE(EXCLUDED.feature_id, harness_sessions.feature_id),
@@ -152,6 +189,7 @@ pub(super) async fn upsert_sessions(
         &c.attributes,
         &c.features_completed as &[Option<i32>],
         &c.wall_clock_ms,
+        &c.producers as &[Option<String>],
     )
     .execute(&mut **tx)
     .await?;
@@ -174,12 +212,14 @@ struct SessionColumns {
     attributes: Vec<serde_json::Value>,
     features_completed: Vec<Option<i32>>,
     wall_clock_ms: Vec<i32>,
+    producers: Vec<Option<String>>,
 }
 
 impl SessionColumns {
-    fn of<'a>(rows: impl Iterator<Item = &'a SessionRecord>) -> Self {
+    fn of<'a>(batch: &SpanBatch, rows: impl Iterator<Item = &'a SessionRecord>) -> Self {
         let mut c = Self::default();
         for s in rows {
+            c.producers.push(batch.producers.get(&s.key).cloned());
             c.ids.push(s.id);
             c.external_ids.push(s.external_id.clone());
             c.target_ids.push(s.target_id);

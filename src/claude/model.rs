@@ -251,6 +251,9 @@ pub struct ModelUsage {
     pub output: i64,
     pub cache_read: i64,
     pub cache_write: i64,
+    /// The part of `cache_write` with the 1-hour TTL (2.1.3xx:
+    /// `cacheCreationEphemeral1hInputTokens`).
+    pub cache_write_1h: i64,
     pub cost_usd: Option<f64>,
     pub context_window: Option<i64>,
 }

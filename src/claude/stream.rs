@@ -354,6 +354,7 @@ impl StreamParser {
                     output: int(&u["outputTokens"]).unwrap_or(0),
                     cache_read: int(&u["cacheReadInputTokens"]).unwrap_or(0),
                     cache_write: int(&u["cacheCreationInputTokens"]).unwrap_or(0),
+                    cache_write_1h: int(&u["cacheCreationEphemeral1hInputTokens"]).unwrap_or(0),
                     cost_usd: float(&u["costUSD"]),
                     context_window: int(&u["contextWindow"]),
                 };

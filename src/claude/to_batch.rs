@@ -62,6 +62,7 @@ pub fn to_batch(run: &ParsedRun, prices: &PriceTable, options: &MapOptions) -> S
 
     let mut batch = SpanBatch::default();
     add_turns(&mut batch, run, &session, prices);
+    add_unlisted_calls(&mut batch, run, &session, ended_at, prices);
     add_tool_calls(&mut batch, run, &session);
     let failed = session_failed(run);
     add_retries(&mut batch, run, &session, failed);
@@ -131,6 +132,88 @@ fn add_turns(batch: &mut SpanBatch, run: &ParsedRun, s: &Session<'_>, prices: &P
         batch.turns.push(record);
     }
 }
+
+/// The model calls the stream never shows. `modelUsage` counts every call of the run, the
+/// `result` line's `usage` the main conversation's alone (2.1.3xx); what a model's entry holds
+/// beyond its turns are side calls (a WebFetch's summary, compaction, ...), billed like any other.
+/// One side call record per such model, at the end of the run, so the session's tokens and cost
+/// match the CLI's own totals. Only when the turns account for the main conversation exactly
+/// (else the gap is lost lines, and the session takes the result line's totals anyway).
+fn add_unlisted_calls(
+    batch: &mut SpanBatch,
+    run: &ParsedRun,
+    s: &Session<'_>,
+    ended_at: DateTime<Utc>,
+    prices: &PriceTable,
+) {
+    let Some(result) = &run.result else {
+        return;
+    };
+    let turns = run.turn_totals();
+    let main_matches = result.usage.is_some_and(|u| {
+        u.input == turns.input
+            && u.cache_read == turns.cache_read
+            && u.cache_write == turns.cache_write
+    });
+    if run.incomplete() || !main_matches {
+        return;
+    }
+    for (model, listed) in &result.model_usage {
+        let mut seen = Usage::default();
+        for t in run.turns.iter().filter(|t| &t.model == model) {
+            seen.add(&t.usage);
+        }
+        let gap = |all: i64, seen: i64| (all - seen).max(0);
+        let cache_write = gap(listed.cache_write, seen.cache_write);
+        let usage = TokenUsage {
+            input: gap(listed.input, seen.input),
+            output: gap(listed.output, seen.output),
+            cache_read: gap(listed.cache_read, seen.cache_read),
+            cache_write,
+            cache_write_1h: gap(listed.cache_write_1h, seen.cache_write_1h).min(cache_write),
+        };
+        if usage.input + usage.output + usage.cache_read + usage.cache_write == 0
+            || usage_within_limits(&Usage {
+                input: usage.input,
+                output: usage.output,
+                cache_read: usage.cache_read,
+                cache_write: usage.cache_write,
+                cache_write_5m: usage.cache_write - usage.cache_write_1h,
+                cache_write_1h: usage.cache_write_1h,
+            })
+            .is_err()
+        {
+            continue;
+        }
+        let cost = prices.cost(model, &usage);
+        batch.turns.push(TurnRecord {
+            key: synthetic_key(s.id, &format!("unlisted:{model}")),
+            parent_span_id: Some(s.key.span_id.clone()),
+            session_id: Some(s.id),
+            session_external_id: Some(s.external_id.to_string()),
+            turn_number: None,
+            provider: Some("anthropic".into()),
+            model: model.clone(),
+            response_model: None,
+            reported_input_tokens: None,
+            usage,
+            started_at: ended_at,
+            finished_at: ended_at,
+            time_to_first_token_ms: None,
+            cost_usd: cost.unwrap_or(0.0),
+            reported_cost_usd: None,
+            priced: cost.is_some(),
+            context_window: prices.context_window(model),
+            failed: false,
+            call_kind: CallKind::Side,
+            query_source: Some(UNLISTED_SOURCE.into()),
+            attributes: json!({"claude.from": "modelUsage minus the stream's calls"}),
+        });
+    }
+}
+
+/// The source named on side calls known only from `modelUsage`.
+pub const UNLISTED_SOURCE: &str = "model_usage_unlisted";
 
 /// One record per `tool_use` block, under the call that asked for it.
 fn add_tool_calls(batch: &mut SpanBatch, run: &ParsedRun, s: &Session<'_>) {

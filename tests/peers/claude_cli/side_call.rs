@@ -88,7 +88,7 @@ async fn a_webfetch_summary_is_a_side_call_not_a_turn() {
     let server = PageServer::start(pages.path());
     let run_ = Run::start_fetching(server.url.clone()).await;
     let cert = server.cert.to_string_lossy().into_owned();
-    let cmd = run_.command(
+    let mut cmd = run_.command(
         &[],
         &[
             ("CLAUDE_CODE_ENABLE_TELEMETRY", "1"),
@@ -104,7 +104,8 @@ async fn a_webfetch_summary_is_a_side_call_not_a_turn() {
             ("NODE_EXTRA_CA_CERTS", &cert),
         ],
     );
-    run_.finish(cmd).await;
+    cmd.args(["--output-format", "stream-json"]);
+    let out = run_.finish(cmd).await;
     let side_calls = run_
         .standin
         .served()
@@ -142,5 +143,42 @@ async fn a_webfetch_summary_is_a_side_call_not_a_turn() {
     assert_eq!(app.metric("acd_model_requests_total", &side).await, 1.0);
     let main = [("kind", "main")];
     assert_eq!(app.metric("acd_model_requests_total", &main).await, 2.0);
+    app.shutdown().await;
+
+    // The same run's stream-json: the side call is in `modelUsage` only, not in the stream's
+    // lines; it becomes one side call of that model, so the totals are the CLI's.
+    let app = TestApp::spawn().await;
+    let saved = run_.dir.path().join("run.stream-json.jsonl");
+    std::fs::write(&saved, &out.stdout).unwrap();
+    let mut ingest = Command::new(env!("CARGO_BIN_EXE_acd-collector"));
+    ingest
+        .args(["ingest", "claude-stream", "--endpoint", &app.api])
+        .arg(&saved)
+        .env_remove("DATABASE_URL")
+        .env_remove("ACD_ENDPOINT");
+    tokio::task::spawn_blocking(move || run(&mut ingest, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let (session, _) = session_with_turns(&app, 2).await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let (_, list) = app.get(&format!("/api/db/sessions/{id}/turns")).await;
+    let side = list["side_calls"].as_array().cloned().unwrap_or_default();
+    assert_eq!(side.len(), 1, "{list}");
+    assert_eq!(side[0]["source"], "model_usage_unlisted", "{list}");
+    assert_eq!(side[0]["input_tokens"], SIDE_CALL.input, "{list}");
+    assert_eq!(side[0]["output_tokens"], SIDE_CALL.output, "{list}");
+    assert_eq!(session["turn_count"], 2, "{session}");
+    let main_input: i64 = answers.iter().map(|(c, _)| c.input).sum();
+    assert_eq!(
+        session["input_tokens"],
+        main_input + SIDE_CALL.input,
+        "{session}"
+    );
+    let main_output: i64 = answers.iter().map(|(c, _)| c.output).sum();
+    assert_eq!(
+        session["output_tokens"],
+        main_output + SIDE_CALL.output,
+        "{session}"
+    );
     app.shutdown().await;
 }

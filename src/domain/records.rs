@@ -122,6 +122,11 @@ impl IngestReport {
         self.test_targets.extend(part.test_targets);
         self.duplicates += part.duplicates;
         self.sessions_hit_max_retries += part.sessions_hit_max_retries;
+        // Session ids and (model, cost) pairs: no index to map back.
+        self.completed_turn_sessions
+            .extend(part.completed_turn_sessions);
+        self.completed_cost.extend(part.completed_cost);
+        self.moved_tool_sessions.extend(part.moved_tool_sessions);
         let whole = |record: RecordRef| match record {
             RecordRef::Session(i) => RecordRef::Session(sessions[i]),
             RecordRef::Turn(i) => RecordRef::Turn(turns[i]),

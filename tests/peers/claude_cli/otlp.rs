@@ -7,7 +7,10 @@ use super::cli::{Run, assert_times, assert_tokens, session_with_turns};
 use crate::common::TestApp;
 
 async fn events_and_metrics(protocol: &str, beta_spans: bool) -> (Run, TestApp) {
-    let app = TestApp::spawn().await;
+    // Claude Code sends no session span: the session ends once idle for a second.
+    let mut settings = acd_collector::app::Settings::ephemeral();
+    settings.session_idle = Some(std::time::Duration::from_secs(1));
+    let app = TestApp::spawn_with(settings).await;
     let endpoint = match protocol {
         "grpc" => app.otlp_grpc.clone(),
         _ => app.otlp_http.clone(),
@@ -46,6 +49,30 @@ async fn check(run: &Run, app: &TestApp) {
     let path = calls[0][0]["file_path"].as_str().unwrap_or_default();
     assert!(path.ends_with("hello.txt"), "{calls:?}");
     assert_eq!(calls[1].as_array().map_or(0, Vec::len), 0, "{calls:?}");
+    // Ended when idle, completed (the last call answered, no tool after it); its wall clock
+    // from its first activity to the last answer: at least from the first call's answering
+    // attempt, at most from its first (refused) attempt, which only the beta spans report.
+    let id = session["id"].as_str().unwrap();
+    let mut closed = session.clone();
+    for _ in 0..100 {
+        closed = app.get(&format!("/api/db/sessions/{id}")).await.1;
+        if closed["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(closed["status"], "completed", "{closed}");
+    let served = run.standin.served();
+    let last = answers.last().unwrap().1.done;
+    let shortest = (last - answers[0].1.received).as_millis() as i64;
+    let longest = (last - served.iter().map(|s| s.received).min().unwrap()).as_millis() as i64;
+    let wall = closed["wall_clock_ms"].as_i64().unwrap_or(-1);
+    eprintln!("wall clock: measured {wall} ms, stand-in {shortest}..{longest} ms");
+    assert!(
+        wall >= shortest - super::cli::TOLERANCE_MS
+            && wall <= longest + super::cli::CLI_OVERHEAD_MS,
+        "wall clock {wall} vs {shortest}..{longest}: {closed}"
+    );
 }
 
 #[tokio::test]

@@ -124,7 +124,7 @@ function contextChart(ctx) {
 
 export async function render(id) {
   const enc = encodeURIComponent(id);
-  const [s, timing, { turns }, { retries }, ctx] = await Promise.all([
+  const [s, timing, { turns, side_calls: sideCalls = [] }, { retries }, ctx] = await Promise.all([
     api(`/api/db/sessions/${enc}`),
     api(`/api/db/sessions/${enc}/timing`),
     api(`/api/db/sessions/${enc}/turns`),
@@ -181,6 +181,23 @@ export async function render(id) {
       h("td", {}, time(r.occurred_at)),
     ),
   );
+  // Model calls that are not turns (a tool's helper call, compaction, a subagent): billed, so in
+  // the totals above, but not in the turn table, its timing or its numbering.
+  const sideRows = sideCalls.map((c, i) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, c.kind),
+      h("td", {}, c.source || "–"),
+      h("td.r", {}, num(c.during_turn, "int", `side_calls:${i}:during_turn`)),
+      h("td", {}, c.model),
+      h("td.r", {}, num(c.input_tokens, "int", `side_calls:${i}:input_tokens`)),
+      h("td.r", {}, num(c.output_tokens, "int", `side_calls:${i}:output_tokens`)),
+      h("td.r", {}, num(c.cache_read_tokens, "int", `side_calls:${i}:cache_read_tokens`)),
+      h("td.r", {}, num(c.cache_write_tokens, "int", `side_calls:${i}:cache_write_tokens`)),
+      h("td.r", {}, num(c.cost_usd, "usd", `side_calls:${i}:cost_usd`)),
+    ),
+  );
   const overflows = ctx.turns.filter((r) => r.overflow);
   return h(
     "div",
@@ -194,7 +211,6 @@ export async function render(id) {
     s.status_message ? h("p.problem", {}, s.status_message) : null,
     totals,
     waterfall(s, turns, retries),
-    h("p.muted", {}, "Side calls are not told apart by the API; every model call is a turn here."),
     h("div.grid2", {}, tokenBars(turns), contextChart(ctx)),
     overflows.length
       ? h("p.problem", {}, `Context overflowed on turn(s) ${overflows.map((r) => r.turn_number).join(", ")}.`)
@@ -204,6 +220,13 @@ export async function render(id) {
       turnRows,
       "Turns",
     ),
+    sideRows.length
+      ? table(
+          ["Kind", "Source", "During turn", "Model", "Input", "Output", "Cache read", "Cache write", "Cost"],
+          sideRows,
+          "Side and subagent calls (in the totals, not turns)",
+        )
+      : null,
     table(["#", "Reason", "Back-off", "Outcome", "Fallback", "At"], retryRows, "Retries"),
   );
 }

@@ -84,6 +84,33 @@ async fn send_sessions(app: &TestApp) -> Vec<String> {
                 (start + 6_500, start + 7_500),
             ));
         }
+        // A side call (a summary made for a tool) in every other session: in the totals and in
+        // its own table, not a turn.
+        if n % 2 == 0 {
+            let mut side = turn(
+                trace,
+                9,
+                1,
+                0,
+                (base + 7_000, base + 7_800),
+                Tokens {
+                    input: 700 + n as i64,
+                    output: 90,
+                    cache_read: 0,
+                    cache_write: 0,
+                },
+                0.2,
+            );
+            side.attributes
+                .retain(|kv| kv.key.as_str() != "acd.turn.number");
+            side.attributes
+                .push(opentelemetry::KeyValue::new("acd.call.kind", "side"));
+            side.attributes.push(opentelemetry::KeyValue::new(
+                "acd.call.source",
+                "web_fetch_apply",
+            ));
+            spans.push(side);
+        }
         export(Transport::HttpProtobuf, app, spans)
             .await
             .expect("spans exported");

@@ -73,7 +73,7 @@ async function checkSessionNumbers(page, id) {
   const data = {
     session: await rest(`/api/db/sessions/${enc}`),
     timing: await rest(`/api/db/sessions/${enc}/timing`),
-    turns: (await rest(`/api/db/sessions/${enc}/turns`)).turns,
+    ...(await rest(`/api/db/sessions/${enc}/turns`)),
     retries: (await rest(`/api/db/retries/${enc}`)).retries,
     context: await rest(`/api/db/context/${enc}`),
   };
@@ -121,6 +121,11 @@ async function full() {
   const id = process.env.EXPLORER_SESSION;
   await open(page, `#/session/${id}`);
   const numbers = await checkSessionNumbers(page, id);
+  // Its side call has a row of its own (the totals count it, the turn table does not).
+  const { side_calls: sideCalls } = await rest(`/api/db/sessions/${encodeURIComponent(id)}/turns`);
+  assert.ok(sideCalls.length > 0, "the session has a side call");
+  const sideShown = await page.$$eval('[data-src^="side_calls:"][data-src$=":input_tokens"]', (els) => els.length);
+  assert.equal(sideShown, sideCalls.length, "every side call has a row");
   await shot(page, "session");
   console.log(`session page: ${numbers} numbers equal the REST answer`);
 

@@ -23,7 +23,11 @@ impl Store {
             .max_connections(max_connections)
             // Short, so that an exporter gets its retryable answer well before its own time-out.
             .acquire_timeout(Duration::from_secs(3))
-            .connect_lazy_with(options);
+            // No JIT: ingest runs many short statements whose cost estimates can cross
+            // `jit_above_cost` (the session-totals update does, with its per-session subplans),
+            // and compiling one then takes 40 ms on a quiet machine and over 600 ms under load,
+            // for a statement that runs in about 1 ms (scripts/bench-ingest: 2.6× fewer spans/s).
+            .connect_lazy_with(options.options([("jit", "off")]));
         Self::new(pool)
     }
 

@@ -295,5 +295,30 @@ async fn event_only_sessions_end_when_idle_completed_or_abandoned() {
     assert_eq!(app.metric("acd_sessions_total", &completed).await, 1.0);
     let abandoned = [("status", "abandoned")];
     assert_eq!(app.metric("acd_sessions_total", &abandoned).await, 1.0);
+
+    // The stopped one resumes: a late call reopens it, and it closes again, now completed, with
+    // its wall clock to the new last call (20 s).
+    let late = vec![event(
+        "claude_code.api_request",
+        at(20_000),
+        vec![
+            KeyValue::new("model", MODEL),
+            KeyValue::new("input_tokens", 10_i64),
+            KeyValue::new("output_tokens", 5_i64),
+            KeyValue::new("duration_ms", 1_000_i64),
+            KeyValue::new("request_id", "req_resumed"),
+            KeyValue::new("query_source", "sdk"),
+        ],
+    )];
+    let records = common::claude_code::records(stopped, &late, &[]);
+    export(Transport::HttpProtobuf, &app, &records, vec![])
+        .await
+        .expect("export");
+    let (_, reopened) = app.get(&format!("/api/db/sessions/{stopped}")).await;
+    assert_eq!(reopened["status"], "running", "{reopened}");
+    assert_eq!(reopened["ended_at"], Value::Null, "{reopened}");
+    let resumed = closed(&app, stopped).await;
+    assert_eq!(resumed["status"], "completed", "{resumed}");
+    assert_eq!(resumed["wall_clock_ms"], 19_000, "{resumed}");
     app.shutdown().await;
 }

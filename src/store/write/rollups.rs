@@ -178,9 +178,12 @@ async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<
                                              - LEAST(s.started_at, a.first_activity)))
                          * 1000)::int
                    ELSE s.wall_clock_ms END,
-               -- A span-less session closed as idle that hears more ends at its new last activity.
-               ended_at = CASE WHEN s.span_id IS NULL AND s.ended_at IS NOT NULL
-                               THEN a.last_activity ELSE s.ended_at END,
+               -- A span-less session closed as idle that hears more is running again: the idle
+               -- job closes it anew, with the status its new last call decides.
+               status = CASE WHEN s.span_id IS NULL AND s.status IN ('completed', 'abandoned')
+                             THEN 'running' ELSE s.status END,
+               ended_at = CASE WHEN s.span_id IS NULL AND s.status IN ('completed', 'abandoned')
+                               THEN NULL ELSE s.ended_at END,
                updated_at = NOW()
            FROM (SELECT session_id,
                         LEAST(sum(turns), 2147483647)::int AS turns,

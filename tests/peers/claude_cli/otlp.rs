@@ -7,9 +7,10 @@ use super::cli::{Run, assert_times, assert_tokens, session_with_turns};
 use crate::common::TestApp;
 
 async fn events_and_metrics(protocol: &str, beta_spans: bool) -> (Run, TestApp) {
-    // Claude Code sends no session span: the session ends once idle for a second.
+    // Claude Code sends no session span: the session ends once idle for three seconds (its
+    // exporters flush within that after the CLI exits; a later record would reopen it).
     let mut settings = acd_collector::app::Settings::ephemeral();
-    settings.session_idle = Some(std::time::Duration::from_secs(1));
+    settings.session_idle = Some(std::time::Duration::from_secs(3));
     let app = TestApp::spawn_with(settings).await;
     let endpoint = match protocol {
         "grpc" => app.otlp_grpc.clone(),
@@ -54,7 +55,7 @@ async fn check(run: &Run, app: &TestApp) {
     // attempt, at most from its first (refused) attempt, which only the beta spans report.
     let id = session["id"].as_str().unwrap();
     let mut closed = session.clone();
-    for _ in 0..100 {
+    for _ in 0..200 {
         closed = app.get(&format!("/api/db/sessions/{id}")).await.1;
         if closed["status"] != "running" {
             break;

@@ -133,31 +133,39 @@ async function full() {
   await open(page, "#/sessions");
   const first = await rest("/api/db/sessions?limit=20&offset=0&sort=started_at&order=desc");
   assert.deepEqual(await tableIds(page), first.sessions.map((s) => s.id), "first page");
-  await page.click("text=Next →");
-  await page.waitForFunction(() => location.hash.includes("offset=20") && !document.getElementById("view").hasAttribute("aria-busy"));
-  await page.waitForSelector("#page-info");
+  // Each step waits for the page the step caused: a new render generation, finished. (The
+  // hash changes before the hashchange handler runs, so "not busy" alone can be the old page.)
+  const generation = () => page.evaluate(() => document.getElementById("view").dataset.ready);
+  const step = async (action) => {
+    const before = await generation();
+    await action();
+    await page.waitForFunction(
+      (b) => {
+        const v = document.getElementById("view");
+        return v.dataset.ready !== b && !v.hasAttribute("aria-busy") && document.querySelector("#page-info");
+      },
+      before,
+    );
+  };
+  await step(() => page.click("text=Next →"));
+  assert.ok((await page.evaluate(() => location.hash)).includes("offset=20"));
   const second = await rest("/api/db/sessions?limit=20&offset=20&sort=started_at&order=desc");
   assert.deepEqual(await tableIds(page), second.sessions.map((s) => s.id), "second page");
   assert.equal(await page.textContent("#page-info"), `21–${first.total} of ${first.total}`);
 
-  const ready = () => page.waitForFunction(() => !document.getElementById("view").hasAttribute("aria-busy") && document.querySelector("#page-info"));
-  await page.selectOption("#status", "failed");
-  await page.waitForFunction(() => location.hash.includes("status=failed"));
-  await ready();
+  await step(() => page.selectOption("#status", "failed"));
+  assert.ok((await page.evaluate(() => location.hash)).includes("status=failed"));
   const failed = await rest("/api/db/sessions?limit=20&offset=0&sort=started_at&order=desc&status=failed");
   assert.ok(failed.total > 0 && failed.total < first.total, "some sessions failed");
   assert.deepEqual(await tableIds(page), failed.sessions.map((s) => s.id), "status filter");
 
-  await page.selectOption("#status", "");
-  await page.waitForFunction(() => !location.hash.includes("status="));
-  await page.selectOption("#sort", "cost_usd");
-  await page.waitForFunction(() => location.hash.includes("sort=cost_usd"));
-  await ready();
+  await step(() => page.selectOption("#status", ""));
+  await step(() => page.selectOption("#sort", "cost_usd"));
+  assert.ok((await page.evaluate(() => location.hash)).includes("sort=cost_usd"));
   // Keyboard: the order select is reachable and changes the order.
   await page.focus("#order");
-  await page.keyboard.press("ArrowDown");
-  await page.waitForFunction(() => location.hash.includes("order=asc"));
-  await ready();
+  await step(() => page.keyboard.press("ArrowDown"));
+  assert.ok((await page.evaluate(() => location.hash)).includes("order=asc"));
   const cheap = await rest("/api/db/sessions?limit=20&offset=0&sort=cost_usd&order=asc");
   assert.deepEqual(await tableIds(page), cheap.sessions.map((s) => s.id), "sort by cost ascending");
   await shot(page, "sessions-filtered");

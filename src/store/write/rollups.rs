@@ -197,8 +197,8 @@ async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<
                         LEAST(sum(duration_ms), 2147483647)::int AS api_ms,
                         (percentile_cont(0.5) WITHIN GROUP (ORDER BY time_to_first_token_ms)
                              FILTER (WHERE turns = 1))::int AS ttft_p50,
-                        min(started_at) AS first_start,
-                        max(finished_at) AS last_end
+                        min(started_at) AS first_activity,
+                        max(finished_at) AS last_activity
                  -- turns: 1 for a main call; side and subagent calls count in tokens and cost.
                  FROM (SELECT session_id, (call_kind = 'main')::int::bigint AS turns,
                               input_tokens::bigint,
@@ -209,26 +209,24 @@ async fn recompute_session_totals(tx: &mut Tx<'_>, sessions: &[Uuid]) -> Result<
                               finished_at
                        FROM session_turns WHERE session_id = ANY($1)
                        -- What retention deleted still counts (the timing columns are NULL,
-                       -- so first_start, last_end and the median come from surviving turns).
+                       -- so the activity span and the median come from surviving rows).
                        UNION ALL
                        SELECT session_id, turns, input_tokens, output_tokens,
                               cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
                               cost_usd, reported_cost_usd, duration_ms, NULL, NULL, NULL
-                       FROM purged_turn_totals WHERE session_id = ANY($1)) u
-                 GROUP BY session_id) a0
-           -- A session without a span of its own lasts from its first activity to its last:
-           -- model calls, failed attempts before a retry, and tool runs.
-           CROSS JOIN LATERAL (
-               SELECT a0.*,
-                      LEAST(a0.first_start,
-                            (SELECT min(c.started_at) FROM session_tool_calls c
-                             WHERE c.session_id = a0.session_id),
-                            (SELECT min(r.occurred_at) FROM session_retries r
-                             WHERE r.session_id = a0.session_id)) AS first_activity,
-                      GREATEST(a0.last_end,
-                               (SELECT max(c.started_at + c.duration_ms * interval '1 ms')
-                                FROM session_tool_calls c
-                                WHERE c.session_id = a0.session_id)) AS last_activity) a
+                       FROM purged_turn_totals WHERE session_id = ANY($1)
+                       -- A session without a span of its own lasts from its first activity to
+                       -- its last: besides model calls, tool runs and failed attempts before a
+                       -- retry (times only: they add no tokens, cost or API time).
+                       UNION ALL
+                       SELECT session_id, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, started_at,
+                              started_at + duration_ms * interval '1 ms'
+                       FROM session_tool_calls WHERE session_id = ANY($1)
+                       UNION ALL
+                       SELECT session_id, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, occurred_at, NULL
+                       FROM session_retries
+                       WHERE session_id = ANY($1) AND occurred_at IS NOT NULL) u
+                 GROUP BY session_id) a
            WHERE s.id = a.session_id"#,
         sessions
     )

@@ -7,7 +7,8 @@ scenarios derived from examples/scenario.json.
     workload.py regression two sessions of another target: 100% then 80% tests passing
 
 Environment: OTEL_EXPORTER_OTLP_ENDPOINT (the collector's OTLP/HTTP address), ACD_PYTHON (the
-venv's python, from scripts/python-venv). Exits non-zero if a harness run fails.
+venv's python, from scripts/python-venv), ACD_PROMETHEUS (the Prometheus that scrapes the
+collector; optional). Exits non-zero if a harness run fails.
 """
 
 import copy
@@ -16,6 +17,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -84,13 +88,51 @@ def play(s):
         os.unlink(f.name)
 
 
+def scraped_since(prometheus, since):
+    url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": 'timestamp(up{job="acd-collector"})'})
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            result = json.load(r)["data"]["result"]
+    except OSError:
+        return False
+    return bool(result) and float(result[0]["value"][1]) > since
+
+
+def wait_for_scrape():
+    """Until Prometheus has scraped the counts of the sessions played so far.
+
+    A counter series is born with its first increment, and rate() over it sees only increases
+    between two scrapes: if every session landed between the same two scrapes, every ratio rule
+    would read 0/0. So each session after the first must be seen by a later scrape (CI once ran
+    all three inside one 1 s scrape interval)."""
+    since = time.time()
+    prometheus = os.environ.get("ACD_PROMETHEUS")
+    deadline = since + 15
+    while time.time() < deadline:
+        if prometheus is None:
+            time.sleep(2.5)  # two scrape intervals of scripts/stack-test
+            return
+        if scraped_since(prometheus, since + 0.1):
+            return
+        time.sleep(0.2)
+    sys.exit(f"Prometheus at {prometheus} did not scrape the collector within 15 s")
+
+
+def play_all(scenarios):
+    for i, s in enumerate(scenarios):
+        if i:
+            wait_for_scrape()
+        play(s)
+
+
 def main(argv):
     if argv == ["healthy"]:
-        for i in range(3):
-            play(scenario(HEALTHY_TARGET, passed=10, failed=0, extra_models=(i == 0)))
+        play_all([scenario(HEALTHY_TARGET, passed=10, failed=0, extra_models=(i == 0))
+                  for i in range(3)])
     elif argv == ["regression"]:
-        play(scenario(REGRESS_TARGET, passed=10, failed=0))
-        play(scenario(REGRESS_TARGET, passed=8, failed=2))
+        play_all([scenario(REGRESS_TARGET, passed=10, failed=0),
+                  scenario(REGRESS_TARGET, passed=8, failed=2)])
     else:
         sys.exit(__doc__)
 

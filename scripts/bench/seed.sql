@@ -3,6 +3,9 @@
 -- 1,000,000 turns), 3 models, a retry every 50 turns, a test run per session; session totals and
 -- token_usage_details and turn_usage_daily derived from the turns as ingest would. Rows are generated in SQL, no
 -- round trips. Run with psql -v sessions=N -v turns=M.
+-- Also what span ingest keeps beside the PRD's tables, so that a benchmark of ingest on top of
+-- this history pays for deep indexes too: a ledger row (otlp_spans) per session, turn and tool
+-- call, a tool call every second turn, and the turns' context rows.
 \set ON_ERROR_STOP on
 SET synchronous_commit = off;
 
@@ -53,6 +56,36 @@ SELECT gen_random_uuid(), s.id, 'unit', 100, 100 - (hashtext(s.external_id) & 7)
        hashtext(s.external_id) & 7, 30000, s.trace_id, decode(repeat('ff', 8), 'hex'), s.ended_at
 FROM harness_sessions s;
 
+-- A tool call under every second turn, reading one of 200 files of its target.
+INSERT INTO session_tool_calls (id, session_id, trace_id, span_id, parent_span_id, tool_name,
+                                file_path, started_at, duration_ms, status, attributes)
+SELECT gen_random_uuid(), t.session_id, t.trace_id,
+       decode(lpad(to_hex(500000000 + t.turn_number), 16, '0'), 'hex'), t.span_id, 'Read',
+       'src/file_' || (t.turn_number % 200) || '.rs', t.started_at + interval '1 second', 40,
+       'ok', '{}'::jsonb
+FROM session_turns t WHERE t.turn_number % 2 = 0;
+
+INSERT INTO otlp_spans (trace_id, span_id, parent_span_id, kind, session_id, received_at)
+SELECT trace_id, span_id, NULL, 'session', id, ended_at FROM harness_sessions
+UNION ALL
+SELECT trace_id, span_id, parent_span_id, 'turn', session_id, finished_at FROM session_turns
+UNION ALL
+SELECT trace_id, span_id, parent_span_id, 'tool', session_id, started_at FROM session_tool_calls;
+
+-- Where context_usage is a table of its own (before migration 0024 folded it into the turns),
+-- one row per turn.
+SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'context_usage' AND relkind = 'r')
+    AS context_table \gset
+\if :context_table
+INSERT INTO context_usage (id, turn_id, session_id, turn_number, model, total_tokens,
+                           context_limit, utilization, utilization_ratio)
+SELECT gen_random_uuid(), id, session_id, turn_number, model,
+       input_tokens + cache_read_tokens + cache_write_tokens, context_window,
+       round((input_tokens + cache_read_tokens + cache_write_tokens)::numeric / context_window, 4),
+       (input_tokens + cache_read_tokens + cache_write_tokens)::float8 / context_window
+FROM session_turns;
+\endif
+
 UPDATE harness_sessions s SET
     turn_count = a.turns, input_tokens = a.input, output_tokens = a.output,
     cache_read_tokens = a.cache_read, cache_write_tokens = a.cache_write, cost_usd = a.cost,
@@ -90,4 +123,5 @@ SELECT (started_at AT TIME ZONE 'UTC')::date, model, 0,
        count(NULLIF(context_window, 0))
 FROM session_turns GROUP BY 1, 2;
 
-ANALYZE;
+-- As a long-lived database would be: visibility map set (index-only scans), statistics known.
+VACUUM (ANALYZE);

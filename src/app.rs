@@ -10,11 +10,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{DatabaseSettings, Limits, TestAnalysis};
+use crate::config::{DatabaseSettings, Limits, ReadDatabaseSettings, TestAnalysis};
 use crate::ingest::IngestService;
 use crate::metrics::Metrics;
 use crate::pricing::PriceTable;
-use crate::store::{Store, open_database};
+use crate::store::{Store, open_database, open_read_store};
 use crate::{Error, api, otlp};
 
 /// Everything [`spawn`] needs besides the store.
@@ -43,6 +43,9 @@ pub struct Settings {
     pub target_roots: Vec<std::path::PathBuf>,
     /// Connection cap and header-read timeout of each listener.
     pub listen: crate::listen::ListenLimits,
+    /// Where the REST API's GET handlers read (`--read-database-url`); `None`: the store given
+    /// to [`spawn`], as everything else.
+    pub read_database: Option<ReadDatabaseSettings>,
 }
 
 /// Where the spool lives and how large it may grow.
@@ -70,6 +73,7 @@ impl Settings {
             session_idle: Some(Duration::from_secs(1800)),
             target_roots: Vec::new(),
             listen: crate::listen::ListenLimits::default(),
+            read_database: None,
         }
     }
 }
@@ -82,6 +86,8 @@ pub struct RunningApp {
     shutdown_grace: Duration,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<Result<(), Error>>,
+    /// The read pool when it is not the primary's, closed after the listeners stop.
+    read_store: Option<Store>,
 }
 
 /// A background job as a task: jobs log their failures and carry on, so they end only with
@@ -97,8 +103,14 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
         .map_err(|source| Error::Bind { addr, source })
 }
 
-/// Starts serving on the given store (already migrated).
+/// Starts serving on the given store (already migrated); REST GETs read from
+/// `settings.read_database` when it is set.
 pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error> {
+    let read_store = settings
+        .read_database
+        .as_ref()
+        .map(open_read_store)
+        .transpose()?;
     let metrics = Arc::new(Metrics::new());
     let service = IngestService {
         store: store.clone(),
@@ -197,7 +209,9 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
     let rx = signal.clone();
     let rest_router = settings.guard.rest(api::router(api::ApiState {
         ingest: service,
-        store,
+        reads: read_store.clone().unwrap_or_else(|| store.clone()),
+        separate_reads: read_store.is_some(),
+        primary: store,
         metrics: metrics.clone(),
         max_body_bytes: settings.limits.max_body_bytes,
         index_jobs,
@@ -219,6 +233,7 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningApp, Error
         shutdown_grace: settings.shutdown_grace,
         shutdown,
         tasks,
+        read_store,
     })
 }
 
@@ -234,14 +249,18 @@ impl RunningApp {
             }
             Ok(())
         };
-        match tokio::time::timeout(self.shutdown_grace, drain).await {
+        let result = match tokio::time::timeout(self.shutdown_grace, drain).await {
             Ok(result) => result,
             Err(_) => {
                 tracing::info!("closing connections still open after the shutdown grace period");
                 self.tasks.abort_all();
                 Ok(())
             }
+        };
+        if let Some(reads) = self.read_store.take() {
+            reads.pool().close().await;
         }
+        result
     }
 
     /// Waits until a server stops on its own (an error) or the process is asked to stop.

@@ -15,6 +15,15 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
 }
 
+/// A second database the REST API's GET handlers read from (`serve --read-database-url`): in
+/// production a PostgreSQL streaming replica of the primary. Nothing is written or migrated there.
+#[derive(Debug, Clone)]
+pub struct ReadDatabaseSettings {
+    pub url: String,
+    /// Size of its own pool, beside the primary's.
+    pub max_connections: u32,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest request body accepted on the wire (bytes), for OTLP/HTTP and OTLP/gRPC.

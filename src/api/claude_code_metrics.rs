@@ -34,9 +34,9 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<ClaudeCodeMetrics>, Error> {
     let id = parse_id("session", &id)?;
-    let series = state.store.claude_code_metrics(id).await?;
+    let series = state.reads.claude_code_metrics(id).await?;
     // Metric points need no session row: a session is known if either exists.
-    if series.is_empty() && state.store.session(id).await?.is_none() {
+    if series.is_empty() && state.reads.session(id).await?.is_none() {
         return Err(Error::NotFound(format!(
             "session {id} not found and no Claude Code metrics name it"
         )));

@@ -76,7 +76,7 @@ pub async fn reindex(
 ) -> Result<(StatusCode, Json<ReindexAccepted>), Error> {
     let id = parse_id("target", &id)?;
     let target = state
-        .store
+        .primary
         .target(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("target {id} not found")))?;
@@ -85,7 +85,7 @@ pub async fn reindex(
             "target {id} has no registered root; POST /api/db/targets with its path first"
         )));
     }
-    let (job_id, queued) = state.store.enqueue_index_job(id).await?;
+    let (job_id, queued) = state.primary.enqueue_index_job(id).await?;
     state.index_jobs.notify_one();
     Ok((
         StatusCode::ACCEPTED,
@@ -107,11 +107,14 @@ pub async fn job(
     Path(id): Path<String>,
 ) -> Result<Json<IndexJob>, Error> {
     let id = parse_id("job", &id)?;
-    state
-        .store
-        .index_job(id)
-        .await?
-        .map(|job| Json(job.into()))
+    // The explorer polls a job right after the POST that queued it on the primary: a replica
+    // that has not replayed the insert yet would answer 404, so an unknown job is looked up once
+    // more on the primary (read-your-writes for this one indexed row).
+    let job = match state.reads.index_job(id).await? {
+        Some(job) => Some(job),
+        None => state.primary.index_job(id).await?,
+    };
+    job.map(|job| Json(job.into()))
         .ok_or_else(|| Error::NotFound(format!("index job {id} not found")))
 }
 
@@ -127,12 +130,12 @@ pub async fn show(
     let id = parse_id("target", &id)?;
     let limit = query.get(20)?;
     let target = state
-        .store
+        .reads
         .target(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("target {id} not found")))?;
     let mut indexes = state
-        .store
+        .reads
         .codebase_indexes(id, limit + 1)
         .await?
         .into_iter();
@@ -151,6 +154,6 @@ pub async fn largest(
 ) -> Result<Json<LargestCodebases>, Error> {
     let limit = query.get(10)?;
     Ok(Json(LargestCodebases {
-        codebases: super::responses::all(state.store.largest_codebases(limit).await?),
+        codebases: super::responses::all(state.reads.largest_codebases(limit).await?),
     }))
 }

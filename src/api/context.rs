@@ -54,7 +54,7 @@ pub async fn session(
     Path(id): Path<String>,
 ) -> Result<Json<SessionContext>, Error> {
     let id = parse_id("session", &id)?;
-    let (turns, compactions) = crate::store::context::session_context(&state.store, id)
+    let (turns, compactions) = crate::store::context::session_context(&state.reads, id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("session {id} not found")))?;
     let peak = turns.iter().max_by_key(|t| t.total_tokens).cloned();
@@ -104,13 +104,13 @@ pub async fn hot_files(
         )));
     }
     state
-        .store
+        .reads
         .target(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("target {id} not found")))?;
     Ok(Json(HotFiles {
         target_id: id,
-        files: super::responses::all(state.store.hot_files(id, limit).await?),
+        files: super::responses::all(state.reads.hot_files(id, limit).await?),
     }))
 }
 
@@ -177,7 +177,7 @@ pub async fn optimize(
         )));
     }
     let target = state
-        .store
+        .primary
         .target(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("target {id} not found")))?;
@@ -186,13 +186,13 @@ pub async fn optimize(
             "target {id} has no registered root: register it with POST /api/db/targets"
         ))
     })?;
-    let index = state.store.previous_files(id).await?;
+    let index = state.primary.previous_files(id).await?;
     if index.is_empty() {
         return Err(Error::Conflict(format!(
             "target {id} has no codebase index yet: POST /api/db/codebase/{id}/reindex"
         )));
     }
-    let access: HashMap<String, i64> = state.store.access_counts(id).await?.into_iter().collect();
+    let access: HashMap<String, i64> = state.primary.access_counts(id).await?.into_iter().collect();
     let open_files: Vec<String> = req.open_files.iter().map(|p| relative(&root, p)).collect();
     let feature = req.feature.clone();
     let (plan, recency_source) = tokio::task::spawn_blocking(move || {
@@ -221,7 +221,7 @@ pub async fn optimize(
     })
     .await
     .map_err(|e| Error::Internal(format!("planner failed: {e}")))?;
-    state.store.update_lru(id, lru_size as i64).await?;
+    state.primary.update_lru(id, lru_size as i64).await?;
     Ok(Json(OptimizeResponse {
         target_id: id,
         model: req.model,

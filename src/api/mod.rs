@@ -35,7 +35,14 @@ use crate::store::Store;
 pub struct ApiState {
     /// Uploads (claude runs, test reports) go through the ingest service, as OTLP does.
     pub ingest: crate::ingest::IngestService,
-    pub store: Store,
+    /// Writes and the reads that must see them (a POST's own lookups, the reindex queue,
+    /// `/metrics`' probe): the primary database.
+    pub primary: Store,
+    /// What every GET handler reads from: `--read-database-url` (a streaming replica, which may
+    /// lag the primary) when set, else the primary's pool itself.
+    pub reads: Store,
+    /// `reads` is a pool of its own (`--read-database-url`), so `/readyz` probes it too.
+    pub separate_reads: bool,
     pub metrics: Arc<Metrics>,
     /// Largest body accepted by the ingest endpoint (bytes).
     pub max_body_bytes: usize,

@@ -1,4 +1,4 @@
-//! Operational endpoints: liveness, readiness (the database answers), Prometheus metrics, and the
+//! Operational endpoints: liveness, readiness (the databases answer), Prometheus metrics, and the
 //! JSON answers for unknown routes and methods.
 
 use std::time::Duration;
@@ -25,12 +25,39 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Ready when the primary answers and, with `--read-database-url`, the read database too: a
+/// collector whose GETs all fail is not ready to serve, even though ingest would still work.
+/// The body says which of the two failed.
 pub async fn readyz(State(state): State<ApiState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ready", "database": "ok" })).into_response(),
-        Err(err) => (
+    let primary = state.primary.ping().await.err();
+    let reads = match state.separate_reads {
+        true => state.reads.ping().await.err(),
+        false => None,
+    };
+    let read_database = match (state.separate_reads, &reads) {
+        (false, _) => "same as database",
+        (true, None) => "ok",
+        (true, Some(_)) => "unreachable",
+    };
+    let database = if primary.is_none() {
+        "ok"
+    } else {
+        "unreachable"
+    };
+    let error = primary
+        .map(|err| format!("database unreachable: {err}"))
+        .or_else(|| reads.map(|err| format!("read database unreachable: {err}")));
+    match error {
+        None => Json(json!({
+            "status": "ready", "database": database, "read_database": read_database,
+        }))
+        .into_response(),
+        Some(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "not ready", "error": format!("database unreachable: {err}") })),
+            Json(json!({
+                "status": "not ready", "database": database, "read_database": read_database,
+                "error": error,
+            })),
         )
             .into_response(),
     }
@@ -44,7 +71,7 @@ const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Each scrape first probes the database, so `acd_database_up` is as fresh as the scrape.
 pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     let up = matches!(
-        tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.store.ping()).await,
+        tokio::time::timeout(DATABASE_PROBE_TIMEOUT, state.primary.ping()).await,
         Ok(Ok(()))
     );
     state.metrics.set_database_up(up);

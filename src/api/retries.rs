@@ -36,7 +36,7 @@ pub async fn history(
 ) -> Result<Json<RetryHistory>, Error> {
     let id = parse_id("session", &raw)?;
     let retries = state
-        .store
+        .reads
         .session_retries(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("session {id} not found")))?;
@@ -84,7 +84,7 @@ pub async fn summary(
     Query(q): Query<DaysQuery>,
 ) -> Result<Json<RetrySummary>, Error> {
     let (days, since) = q.since()?;
-    let f = state.store.retry_figures(since).await?;
+    let f = state.reads.retry_figures(since).await?;
     let ratio = |n: i64, d: i64| (d > 0).then(|| n as f64 / d as f64);
     Ok(Json(RetrySummary {
         days,

@@ -110,7 +110,7 @@ pub async fn list(
         limit,
         offset,
     };
-    let (sessions, total) = state.store.list_sessions(&filter).await?;
+    let (sessions, total) = state.reads.list_sessions(&filter).await?;
     Ok(Json(SessionPage {
         sessions: super::responses::all(sessions),
         total,
@@ -206,7 +206,7 @@ pub(super) async fn find(
 ) -> Result<(SessionSummary, Option<String>, serde_json::Value), Error> {
     let id = parse_id("session", raw_id)?;
     state
-        .store
+        .reads
         .session(id)
         .await?
         .map(|(session, message, attributes)| (session.into(), message, attributes))
@@ -222,9 +222,9 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<SessionDetail>, Error> {
     let (session, status_message, attributes) = find(&state, &id).await?;
-    let models = state.store.session_models(session.id).await?;
+    let models = state.reads.session_models(session.id).await?;
     let models = models.into_iter().map(SessionModelUsage::from).collect();
-    let sources = state.store.session_call_sources(session.id).await?;
+    let sources = state.reads.session_call_sources(session.id).await?;
     Ok(Json(SessionDetail {
         session,
         status_message,

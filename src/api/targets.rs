@@ -67,7 +67,7 @@ pub async fn register(
     let root = root
         .to_str()
         .ok_or_else(|| Error::BadRequest("path is not valid UTF-8".into()))?;
-    match state.store.register_target(id, name, root).await? {
+    match state.primary.register_target(id, name, root).await? {
         Registered::Created(target) => Ok((StatusCode::CREATED, Json(target.into()))),
         Registered::Existing(target) => Ok((StatusCode::OK, Json(target.into()))),
         Registered::RootTaken(owner) => Err(Error::Conflict(format!(
@@ -80,6 +80,6 @@ pub async fn register(
     responses((status = 200, body = TargetList)))]
 pub async fn list(State(state): State<ApiState>) -> Result<Json<TargetList>, Error> {
     Ok(Json(TargetList {
-        targets: super::responses::all(state.store.targets().await?),
+        targets: super::responses::all(state.reads.targets().await?),
     }))
 }

@@ -70,10 +70,10 @@ pub async fn history(
             "offset must not be negative, got {offset}"
         )));
     }
-    let Some(target_name) = state.store.target_name(target_id).await? else {
+    let Some(target_name) = state.reads.target_name(target_id).await? else {
         return Err(Error::NotFound(format!("target {target_id} not found")));
     };
-    let (sessions, total) = state.store.test_history(target_id, limit, offset).await?;
+    let (sessions, total) = state.reads.test_history(target_id, limit, offset).await?;
     Ok(Json(TestHistory {
         target_id,
         target_name,
@@ -113,7 +113,7 @@ pub async fn flaky(
             "window must be between 3 and {MAX_WINDOW} sessions, got {window}"
         )));
     }
-    let flaky = state.store.flaky_tests(q.target_id, window).await?;
+    let flaky = state.reads.flaky_tests(q.target_id, window).await?;
     Ok(Json(FlakyTests {
         target_id: q.target_id,
         window,
@@ -155,7 +155,7 @@ pub async fn regressions(
     }
     let limit = page_size(q.limit, 100)?;
     let regressions = state
-        .store
+        .reads
         .regressions(q.target_id, threshold, limit)
         .await?;
     Ok(Json(Regressions {

@@ -34,7 +34,7 @@ pub async fn over_time(
     let (days, since) = q.since()?;
     Ok(Json(UsageOverTime {
         days,
-        daily: super::responses::all(state.store.daily_usage(since).await?),
+        daily: super::responses::all(state.reads.daily_usage(since).await?),
     }))
 }
 
@@ -79,7 +79,7 @@ pub async fn by_model(
     Query(q): Query<DaysQuery>,
 ) -> Result<Json<UsageByModel>, Error> {
     let (days, since) = q.since()?;
-    let models = state.store.usage_by_model(since).await?;
+    let models = state.reads.usage_by_model(since).await?;
     Ok(Json(UsageByModel {
         days,
         models: models.into_iter().map(ModelBreakdown::from).collect(),
@@ -119,7 +119,7 @@ pub async fn efficiency(
     Query(q): Query<DaysQuery>,
 ) -> Result<Json<Efficiency>, Error> {
     let (days, since) = q.since()?;
-    let t = state.store.efficiency_totals(since).await?;
+    let t = state.reads.efficiency_totals(since).await?;
     Ok(Json(Efficiency {
         days,
         token_efficiency: ratio(t.output_tokens, t.input_tokens),

@@ -136,7 +136,7 @@ pub struct TurnList {
 
 /// The session's calls, split into turns and the rest.
 async fn calls(state: &ApiState, id: Uuid) -> Result<(Vec<TurnRow>, Vec<TurnRow>), Error> {
-    let rows = state.store.session_turns(id).await?;
+    let rows = state.reads.session_turns(id).await?;
     Ok(rows
         .into_iter()
         .partition(|r| r.call_kind == CallKind::Main))

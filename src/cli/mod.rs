@@ -33,7 +33,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Receive OTLP, store it in PostgreSQL, serve the REST API and /metrics.
-    Serve(ServeArgs),
+    // Boxed: serve has by far the most flags, and the others should not carry its size.
+    Serve(Box<ServeArgs>),
     /// Parse Claude CLI output and store it (or send it to a running collector).
     #[command(subcommand)]
     Ingest(ingest::IngestCommand),
@@ -52,7 +53,7 @@ pub enum Command {
 /// on its child's).
 pub async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
-        Command::Serve(args) => serve::run(args).await.map(|()| 0),
+        Command::Serve(args) => serve::run(*args).await.map(|()| 0),
         Command::Ingest(command) => ingest::run(command).await.map(|()| 0),
         Command::Run(args) => run::run(args).await,
         Command::Index(args) => index::run(args).await.map(|()| 0),

@@ -10,7 +10,7 @@ use clap::Args;
 use super::options::{DatabaseArgs, prices};
 use crate::Error;
 use crate::app::{Settings, SpoolSettings};
-use crate::config::{Limits, TestAnalysis};
+use crate::config::{Limits, ReadDatabaseSettings, TestAnalysis};
 use crate::guard::{Guard, Secret};
 use crate::listen::ListenLimits;
 
@@ -27,6 +27,11 @@ pub struct ServeArgs {
     pub api: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// PostgreSQL URL every REST GET (and so the explorer) reads from, e.g. a streaming replica
+    /// of --database-url; its pool has --db-max-connections of its own. Writes, OTLP ingest,
+    /// migrations, locks, jobs and /metrics stay on the primary. Unset: the primary.
+    #[arg(long, env = "ACD_READ_DATABASE_URL", hide_env_values = true)]
+    pub read_database_url: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -194,6 +199,14 @@ impl ServeArgs {
                 max_connections: self.listen.max_connections,
                 header_read_timeout_seconds: self.listen.header_read_timeout_seconds,
             },
+            read_database: self
+                .read_database_url
+                .clone()
+                .filter(|url| !url.is_empty())
+                .map(|url| ReadDatabaseSettings {
+                    url,
+                    max_connections: self.database.db_max_connections,
+                }),
         })
     }
 }

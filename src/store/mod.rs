@@ -23,7 +23,7 @@ mod write;
 
 use sqlx::PgPool;
 
-pub use connection::{DatabaseHandle, MIGRATOR, embedded, open_database};
+pub use connection::{DatabaseHandle, MIGRATOR, embedded, open_database, open_read_store};
 pub use isolation::{Refused, Stored};
 
 /// The transaction every write stage of one batch runs in.

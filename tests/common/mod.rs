@@ -24,6 +24,17 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The URL of database `name` on the test server, as `user` (default: the admin URL's).
+pub fn database_url(name: &str, user: Option<(&str, &str)>) -> String {
+    let mut url = reqwest::Url::parse(&admin_url()).expect("ACD_TEST_DATABASE_URL is a URL");
+    url.set_path(name);
+    if let Some((user, password)) = user {
+        url.set_username(user).unwrap();
+        url.set_password(Some(password)).unwrap();
+    }
+    url.into()
+}
+
 /// A database of its own for one test, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
@@ -100,7 +111,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(settings: Settings) -> Self {
-        let db = TestDb::new().await;
+        Self::spawn_on(settings, TestDb::new().await).await
+    }
+
+    /// On a database made beforehand (its name goes into settings such as the read URL).
+    pub async fn spawn_on(settings: Settings, db: TestDb) -> Self {
         let app = spawn(settings, Store::new(db.pool.clone()))
             .await
             .expect("the collector starts");

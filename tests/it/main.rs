@@ -25,6 +25,7 @@ mod ops_metrics;
 mod otlp_errors;
 mod otlp_ingest;
 mod properties;
+mod read_database;
 mod replicas;
 mod rest_api;
 mod retention;

@@ -10,7 +10,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use super::embedded::EmbeddedCluster;
 use super::{Error, Store};
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, ReadDatabaseSettings};
 
 pub const DEFAULT_DATABASE: &str = "acd";
 
@@ -84,6 +84,22 @@ async fn choose(args: &DatabaseSettings) -> Result<DatabaseHandle, Error> {
         description,
         Some(cluster),
     ))
+}
+
+/// The pool the REST API reads from when `--read-database-url` is set. Lazy like the primary's,
+/// so a replica that is down or still catching up only makes GETs (and `/readyz`) answer 503;
+/// no migrations run there (a streaming replica is read-only, and follows the primary's schema).
+pub fn open_read_store(settings: &ReadDatabaseSettings) -> Result<Store, Error> {
+    let options: PgConnectOptions = settings.url.parse().map_err(|e| {
+        Error::Setup(format!(
+            "ACD_READ_DATABASE_URL is not a valid PostgreSQL URL: {e}"
+        ))
+    })?;
+    tracing::info!(
+        "REST reads use ACD_READ_DATABASE_URL ({})",
+        describe(&options)
+    );
+    Ok(Store::connect_lazy(options, settings.max_connections))
 }
 
 fn handle(

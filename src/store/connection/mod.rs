@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
 
-pub use database::{DatabaseHandle, open_database};
+pub use database::{DatabaseHandle, open_database, open_read_store};
 
 // Re-imported so that the files moved here keep naming them `super::{Error, Store}`.
 use super::{Error, Store};

@@ -72,8 +72,8 @@ SELECT trace_id, span_id, parent_span_id, 'turn', session_id, finished_at FROM s
 UNION ALL
 SELECT trace_id, span_id, parent_span_id, 'tool', session_id, started_at FROM session_tool_calls;
 
--- Where context_usage is a table of its own (before migration 0024 folded it into the turns),
--- one row per turn.
+-- The turns' context: a row of context_usage per turn where it is a table of its own (before
+-- migration 0024), else the turns' context columns.
 SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'context_usage' AND relkind = 'r')
     AS context_table \gset
 \if :context_table
@@ -84,6 +84,14 @@ SELECT gen_random_uuid(), id, session_id, turn_number, model,
        round((input_tokens + cache_read_tokens + cache_write_tokens)::numeric / context_window, 4),
        (input_tokens + cache_read_tokens + cache_write_tokens)::float8 / context_window
 FROM session_turns;
+\else
+UPDATE session_turns SET
+    context_system_tokens = 0, context_feature_tokens = 0, context_file_tokens = 0,
+    context_conversation_tokens = 0,
+    context_total_tokens = input_tokens + cache_read_tokens + cache_write_tokens,
+    context_limit = context_window, context_segments_reported = FALSE,
+    context_utilization_ratio = (input_tokens + cache_read_tokens + cache_write_tokens)::float8
+                                / context_window;
 \endif
 
 UPDATE harness_sessions s SET

@@ -44,6 +44,11 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> Self {
+        Self::migrated_to(i64::MAX).await
+    }
+
+    /// A database with the migrations up to `version` only (for tests of a later migration).
+    pub async fn migrated_to(version: i64) -> Self {
         let admin: PgConnectOptions = admin_url()
             .parse()
             .expect("ACD_TEST_DATABASE_URL is a valid URL");
@@ -65,7 +70,7 @@ impl TestDb {
             .await
             .expect("connect to test database");
         MIGRATOR
-            .run(&pool)
+            .run_to(version, &pool)
             .await
             .expect("migrations apply to a fresh database");
         Self { name, pool, admin }

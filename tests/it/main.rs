@@ -21,6 +21,7 @@ mod codebase_index;
 mod context_plan;
 mod context_tracking;
 mod file_access_counts;
+mod migrations;
 mod ops_metrics;
 mod otlp_errors;
 mod otlp_ingest;

@@ -27,7 +27,7 @@ mod sessions;
 mod turns;
 
 use self::resolution::{Resolution, lock_traces, resolve_sessions};
-use super::{Error, Store, Tx, context, test_runs};
+use super::{Error, Store, Tx, test_runs};
 use crate::domain::{IngestReport, SessionRecord, SessionTarget, SpanBatch};
 
 impl Store {
@@ -98,7 +98,6 @@ async fn write_records(
     // Tools first: a turn is inserted with the tool calls already stored.
     details::insert_tools(tx, batch, report, &resolution.tools).await?;
     turns::insert_turns(tx, batch, report, &resolution.turns).await?;
-    context::insert_turns(tx, batch, report, &resolution.turns).await?;
     details::insert_retries(tx, batch, report, &resolution.retries).await?;
     test_runs::insert(tx, batch, report, &resolution.test_runs).await?;
     Ok(())

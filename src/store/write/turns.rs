@@ -1,8 +1,10 @@
-//! Inserts a batch's new turns (`session_turns`), each with the tool calls already stored for it.
+//! Inserts a batch's new turns (`session_turns`), each with the tool calls already stored for it
+//! and, for turns of the main conversation, its context figures (read as `context_usage`).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::context::usage::TurnContext;
 use crate::domain::{CallStatus, IngestReport, SpanBatch, TurnRecord};
 use crate::store::{Error, Tx};
 
@@ -29,7 +31,10 @@ pub async fn insert_turns(
                reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
                response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
                status, attributes, cache_write_1h_tokens, reported_cost_usd, call_kind,
-               query_source, tool_calls)
+               query_source, context_system_tokens, context_feature_tokens, context_file_tokens,
+               context_conversation_tokens, context_total_tokens, context_limit,
+               context_utilization_ratio, context_overflow_reason, context_segments_reported,
+               tool_calls)
            SELECT u.*,
                   (SELECT jsonb_agg(jsonb_build_object(
                               'name', c.tool_name, 'file_path', c.file_path,
@@ -42,13 +47,18 @@ pub async fn insert_turns(
                $6::timestamptz[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],
                $12::bytea[], $13::bytea[], $14::bytea[], $15::text[], $16::text[], $17::text[],
                $18::int[], $19::int[], $20::float8[], $21::int[], $22::text[], $23::jsonb[],
-               $24::int[], $25::float8[], $26::text[], $27::text[])
+               $24::int[], $25::float8[], $26::text[], $27::text[], $28::int[], $29::int[],
+               $30::int[], $31::int[], $32::int[], $33::int[], $34::float8[], $35::text[],
+               $36::bool[])
              AS u(id, session_id, turn_number, turn_number_inferred, started_at, finished_at,
                   input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
                   reported_input_tokens, trace_id, span_id, parent_span_id, provider, model,
                   response_model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
                   status, attributes, cache_write_1h_tokens, reported_cost_usd, call_kind,
-                  query_source)"#,
+                  query_source, context_system_tokens, context_feature_tokens,
+                  context_file_tokens, context_conversation_tokens, context_total_tokens,
+                  context_limit, context_utilization_ratio, context_overflow_reason,
+                  context_segments_reported)"#,
         &c.ids,
         &c.sessions as &[Option<Uuid>],
         &c.turn_numbers,
@@ -76,6 +86,15 @@ pub async fn insert_turns(
         &c.reported_cost_usd as &[Option<f64>],
         &c.call_kinds,
         &c.query_sources as &[Option<String>],
+        &c.context.system as &[Option<i32>],
+        &c.context.feature as &[Option<i32>],
+        &c.context.files as &[Option<i32>],
+        &c.context.conversation as &[Option<i32>],
+        &c.context.total as &[Option<i32>],
+        &c.context.limit as &[Option<i32>],
+        &c.context.ratio as &[Option<f64>],
+        &c.context.overflow as &[Option<String>],
+        &c.context.reported as &[Option<bool>],
     )
     .execute(&mut **tx)
     .await?;
@@ -112,6 +131,47 @@ struct TurnColumns {
     reported_cost_usd: Vec<Option<f64>>,
     call_kinds: Vec<String>,
     query_sources: Vec<Option<String>>,
+    context: ContextColumns,
+}
+
+/// The `context_*` columns: None for side and subagent calls, whose contexts are their own and
+/// not the conversation's.
+#[derive(Default)]
+struct ContextColumns {
+    system: Vec<Option<i32>>,
+    feature: Vec<Option<i32>>,
+    files: Vec<Option<i32>>,
+    conversation: Vec<Option<i32>>,
+    total: Vec<Option<i32>>,
+    limit: Vec<Option<i32>>,
+    ratio: Vec<Option<f64>>,
+    overflow: Vec<Option<String>>,
+    reported: Vec<Option<bool>>,
+}
+
+impl ContextColumns {
+    fn push(&mut self, turn: &TurnRecord) {
+        let c = turn.is_turn().then(|| TurnContext::of(turn));
+        let segment = |k: usize| c.as_ref().map(|c| clamp(c.segments.map_or(0, |s| s[k])));
+        self.system.push(segment(0));
+        self.feature.push(segment(1));
+        self.files.push(segment(2));
+        self.conversation.push(segment(3));
+        self.total.push(c.as_ref().map(|c| clamp(c.total)));
+        self.limit.push(c.as_ref().map(|c| clamp(c.limit)));
+        self.ratio.push(c.as_ref().map(|c| c.utilization));
+        self.overflow.push(
+            c.as_ref()
+                .and_then(|c| c.overflow)
+                .map(|o| o.as_str().to_string()),
+        );
+        self.reported.push(c.as_ref().map(|c| c.segments.is_some()));
+    }
+}
+
+/// Token counts fit the INTEGER columns (see `domain::limits`).
+fn clamp(n: i64) -> i32 {
+    i32::try_from(n.max(0)).unwrap_or(i32::MAX)
 }
 
 impl TurnColumns {
@@ -149,6 +209,7 @@ impl TurnColumns {
             c.reported_cost_usd.push(t.reported_cost_usd);
             c.call_kinds.push(t.call_kind.as_str().to_string());
             c.query_sources.push(t.query_source.clone());
+            c.context.push(t);
         }
         c
     }

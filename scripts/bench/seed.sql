@@ -25,21 +25,48 @@ FROM generate_series(0, :sessions - 1) s,
      LATERAL (SELECT now() - interval '30 days' + (s::float8 / :sessions) * interval '29 days'
              AS start) t;
 
+-- Where context_usage is a table of its own (before migration 0024), it gets a row per turn
+-- below; since then the turn's own context columns hold it, written with the turn.
+SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'context_usage' AND relkind = 'r')
+    AS context_table \gset
+CREATE TEMP VIEW seed_turns AS
+SELECT gen_random_uuid() AS id, s.id AS session_id, n AS turn_number,
+       s.started_at + (n - 1) * interval '30 seconds' AS started_at,
+       s.started_at + (n - 1) * interval '30 seconds' + ((n % 20) + 1) * interval '1 second'
+           AS finished_at,
+       500 + (n * 37) % 3000 AS input_tokens, 50 + (n * 13) % 900 AS output_tokens,
+       2000 + (n * 101) % 60000 AS cache_read_tokens, (n * 7) % 2000 AS cache_write_tokens,
+       2500 + (n * 37) % 3000 + (n * 101) % 60000 AS reported_input_tokens, s.trace_id,
+       decode(lpad(to_hex(n), 16, '0'), 'hex') AS span_id, s.span_id AS parent_span_id,
+       'anthropic' AS provider,
+       (ARRAY['claude-sonnet-4-5-20250929', 'claude-opus-4-1-20250805',
+              'claude-haiku-4-5-20251001'])[1 + (hashtext(s.external_id) & 2147483647) % 3]
+           AS model,
+       ((n % 20) + 1) * 1000 AS duration_ms, 200 + (n * 53) % 2500 AS time_to_first_token_ms,
+       ((n * 37) % 3000) * 0.000003 + 0.001 AS cost_usd, 200000 AS context_window,
+       'ok' AS status, '{}'::jsonb AS attributes
+FROM harness_sessions s, generate_series(1, :turns) n;
+\if :context_table
 INSERT INTO session_turns (id, session_id, turn_number, started_at, finished_at, input_tokens,
                            output_tokens, cache_read_tokens, cache_write_tokens,
                            reported_input_tokens, trace_id, span_id, parent_span_id, provider,
                            model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
                            status, attributes)
-SELECT gen_random_uuid(), s.id, n, s.started_at + (n - 1) * interval '30 seconds',
-       s.started_at + (n - 1) * interval '30 seconds' + ((n % 20) + 1) * interval '1 second',
-       500 + (n * 37) % 3000, 50 + (n * 13) % 900, 2000 + (n * 101) % 60000, (n * 7) % 2000,
-       2500 + (n * 37) % 3000 + (n * 101) % 60000, s.trace_id,
-       decode(lpad(to_hex(n), 16, '0'), 'hex'), s.span_id, 'anthropic',
-       (ARRAY['claude-sonnet-4-5-20250929', 'claude-opus-4-1-20250805',
-              'claude-haiku-4-5-20251001'])[1 + (hashtext(s.external_id) & 2147483647) % 3],
-       ((n % 20) + 1) * 1000, 200 + (n * 53) % 2500, ((n * 37) % 3000) * 0.000003 + 0.001,
-       200000, 'ok', '{}'::jsonb
-FROM harness_sessions s, generate_series(1, :turns) n;
+SELECT * FROM seed_turns;
+\else
+INSERT INTO session_turns (id, session_id, turn_number, started_at, finished_at, input_tokens,
+                           output_tokens, cache_read_tokens, cache_write_tokens,
+                           reported_input_tokens, trace_id, span_id, parent_span_id, provider,
+                           model, duration_ms, time_to_first_token_ms, cost_usd, context_window,
+                           status, attributes, context_system_tokens, context_feature_tokens,
+                           context_file_tokens, context_conversation_tokens,
+                           context_total_tokens, context_limit, context_segments_reported,
+                           context_utilization_ratio)
+SELECT t.*, 0, 0, 0, 0, t.input_tokens + t.cache_read_tokens + t.cache_write_tokens,
+       t.context_window, FALSE,
+       (t.input_tokens + t.cache_read_tokens + t.cache_write_tokens)::float8 / t.context_window
+FROM seed_turns t;
+\endif
 
 INSERT INTO session_retries (id, session_id, retry_number, reason, original_model,
                              wait_duration_ms, succeeded, trace_id, span_id, occurred_at,
@@ -72,10 +99,6 @@ SELECT trace_id, span_id, parent_span_id, 'turn', session_id, finished_at FROM s
 UNION ALL
 SELECT trace_id, span_id, parent_span_id, 'tool', session_id, started_at FROM session_tool_calls;
 
--- The turns' context: a row of context_usage per turn where it is a table of its own (before
--- migration 0024), else the turns' context columns.
-SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'context_usage' AND relkind = 'r')
-    AS context_table \gset
 \if :context_table
 INSERT INTO context_usage (id, turn_id, session_id, turn_number, model, total_tokens,
                            context_limit, utilization, utilization_ratio)
@@ -84,14 +107,6 @@ SELECT gen_random_uuid(), id, session_id, turn_number, model,
        round((input_tokens + cache_read_tokens + cache_write_tokens)::numeric / context_window, 4),
        (input_tokens + cache_read_tokens + cache_write_tokens)::float8 / context_window
 FROM session_turns;
-\else
-UPDATE session_turns SET
-    context_system_tokens = 0, context_feature_tokens = 0, context_file_tokens = 0,
-    context_conversation_tokens = 0,
-    context_total_tokens = input_tokens + cache_read_tokens + cache_write_tokens,
-    context_limit = context_window, context_segments_reported = FALSE,
-    context_utilization_ratio = (input_tokens + cache_read_tokens + cache_write_tokens)::float8
-                                / context_window;
 \endif
 
 UPDATE harness_sessions s SET

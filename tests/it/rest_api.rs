@@ -99,6 +99,57 @@ async fn session_list_filters_and_pages() {
     app.shutdown().await;
 }
 
+/// Pages of the default order (newest first, read from the started_at index) and of the other
+/// orders agree: every session once, in order, ties broken by id.
+#[tokio::test]
+async fn session_pages_follow_their_order() {
+    let app = TestApp::spawn().await;
+    sqlx::raw_sql(
+        "INSERT INTO harness_sessions (id, external_id, status, started_at, cost_usd)
+         SELECT ('00000000-0000-4000-8000-00000000000' || n)::uuid, 'page-' || n, 'completed',
+                '2026-11-01T00:00:00Z'::timestamptz + (n / 2) * interval '1 hour', n % 3
+         FROM generate_series(1, 7) n",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        page["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["external_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut paged = Vec::new();
+    for offset in [0, 3, 6] {
+        let (status, page) = app
+            .get(&format!("/api/db/sessions?limit=3&offset={offset}"))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["total"], 7);
+        paged.extend(names(&page));
+    }
+    // n / 2 hours: 6 and 7 are newest (tie: id order), then 4 and 5, ...
+    let newest_first = [
+        "page-6", "page-7", "page-4", "page-5", "page-2", "page-3", "page-1",
+    ];
+    assert_eq!(paged, newest_first);
+    let (_, asc) = app.get("/api/db/sessions?order=asc&limit=7").await;
+    assert_eq!(
+        names(&asc),
+        [
+            "page-1", "page-2", "page-3", "page-4", "page-5", "page-6", "page-7"
+        ]
+    );
+    let (_, by_cost) = app
+        .get("/api/db/sessions?sort=cost_usd&limit=3&offset=1")
+        .await;
+    // cost n % 3, highest first, ties newest first: 5 (2), 2 (2), then 7, 4, 1 (1)
+    assert_eq!(names(&by_cost), ["page-2", "page-7", "page-4"]);
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn token_usage_endpoints_give_exact_figures() {
     let app = seeded().await;

@@ -23,7 +23,7 @@ pub async fn add(tx: &mut Tx<'_>, batch: &SpanBatch, report: &IngestReport) -> R
     let ids: Vec<uuid::Uuid> = report
         .new_turns
         .iter()
-        .map(|&i| batch.turns[i].key.row_id())
+        .map(|&i| batch.turns[i].key.local_row_id())
         .collect();
     sqlx::query!(
         r#"INSERT INTO turn_usage_daily AS d (day, model, shard, input_tokens, output_tokens,

@@ -42,7 +42,9 @@ pub async fn complete_known_turns(
     if known.is_empty() {
         return Ok(Completed::default());
     }
-    let ids: Vec<Uuid> = known.iter().map(|t| t.key.row_id()).collect();
+    // By span identity, not row id: rows stored before ids were trace-local have other ids.
+    let trace_ids: Vec<Vec<u8>> = known.iter().map(|t| t.key.trace_id.clone()).collect();
+    let span_ids: Vec<Vec<u8>> = known.iter().map(|t| t.key.span_id.clone()).collect();
     let reported: Vec<Option<f64>> = known.iter().map(|t| t.reported_cost_usd).collect();
     let ttft: Vec<Option<i32>> = known
         .iter()
@@ -58,13 +60,15 @@ pub async fn complete_known_turns(
     let started: Vec<DateTime<Utc>> = known.iter().map(|t| t.started_at).collect();
     let finished: Vec<DateTime<Utc>> = known.iter().map(|t| t.finished_at).collect();
     let rows = sqlx::query!(
-        r#"WITH u AS (SELECT * FROM UNNEST($1::uuid[], $2::float8[], $3::int[], $4::text[],
-                                          $5::int[], $6::float8[], $7::bool[],
+        r#"WITH u AS (SELECT * FROM UNNEST($1::bytea[], $10::bytea[], $2::float8[], $3::int[],
+                                          $4::text[], $5::int[], $6::float8[], $7::bool[],
                                           $8::timestamptz[], $9::timestamptz[])
-                        AS u(id, reported, ttft, source, cache_1h, cost, span, started,
-                             finished)),
-                old AS (SELECT t.id, t.cost_usd, t.attributes ? 'span.type' AS span
-                        FROM session_turns t JOIN u ON u.id = t.id),
+                        AS u(trace_id, span_id, reported, ttft, source, cache_1h, cost, span,
+                             started, finished)),
+                old AS (SELECT t.id, u.trace_id, u.span_id, t.cost_usd,
+                               t.attributes ? 'span.type' AS span
+                        FROM session_turns t
+                        JOIN u ON u.trace_id = t.trace_id AND u.span_id = t.span_id),
                 upd AS (
                     UPDATE session_turns t SET
                         reported_cost_usd = COALESCE(t.reported_cost_usd, u.reported),
@@ -86,7 +90,8 @@ pub async fn complete_known_turns(
                                           THEN t.attributes || '{"span.type": "llm_request"}'
                                           ELSE t.attributes END
                     FROM u, old
-                    WHERE t.id = u.id AND old.id = t.id
+                    WHERE old.id = t.id AND old.trace_id = u.trace_id
+                      AND old.span_id = u.span_id
                       AND ((t.reported_cost_usd IS NULL AND u.reported IS NOT NULL)
                            OR (t.time_to_first_token_ms IS NULL AND u.ttft IS NOT NULL)
                            OR (t.query_source IS NULL AND u.source IS NOT NULL)
@@ -102,7 +107,7 @@ pub async fn complete_known_turns(
                         SET cost_usd = d.cost_usd + EXCLUDED.cost_usd
                     RETURNING 1)
            SELECT session_id, model AS "model!", added AS "added!" FROM upd"#,
-        &ids,
+        &trace_ids,
         &reported as &[Option<f64>],
         &ttft as &[Option<i32>],
         &sources as &[Option<String>],
@@ -111,6 +116,7 @@ pub async fn complete_known_turns(
         &spans,
         &started,
         &finished,
+        &span_ids,
     )
     .fetch_all(&mut **tx)
     .await?;
@@ -153,7 +159,8 @@ pub async fn complete_known_tools(
     if known.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<Uuid> = known.iter().map(|t| t.key.row_id()).collect();
+    let trace_ids: Vec<Vec<u8>> = known.iter().map(|t| t.key.trace_id.clone()).collect();
+    let span_ids: Vec<Vec<u8>> = known.iter().map(|t| t.key.span_id.clone()).collect();
     let parents: Vec<Vec<u8>> = known
         .iter()
         .map(|t| t.parent_span_id.clone().unwrap_or_default())
@@ -169,15 +176,17 @@ pub async fn complete_known_tools(
     let mut sessions = sqlx::query_scalar!(
         r#"UPDATE session_tool_calls c SET parent_span_id = u.parent, started_at = u.started,
                duration_ms = u.duration, file_path = COALESCE(c.file_path, u.file)
-           FROM UNNEST($1::uuid[], $2::bytea[], $3::timestamptz[], $4::int[], $5::text[])
-             AS u(id, parent, started, duration, file)
-           WHERE c.id = u.id AND c.parent_span_id IS NULL
+           FROM UNNEST($1::bytea[], $6::bytea[], $2::bytea[], $3::timestamptz[], $4::int[],
+                       $5::text[])
+             AS u(trace_id, span_id, parent, started, duration, file)
+           WHERE c.trace_id = u.trace_id AND c.span_id = u.span_id AND c.parent_span_id IS NULL
            RETURNING c.session_id"#,
-        &ids,
+        &trace_ids,
         &parents,
         &started,
         &durations,
         &files as &[Option<String>],
+        &span_ids,
     )
     .fetch_all(&mut **tx)
     .await?

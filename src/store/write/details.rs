@@ -46,7 +46,7 @@ pub async fn insert_tools(
            FROM counted c"#,
         &tools
             .iter()
-            .map(|(t, _)| t.key.row_id())
+            .map(|(t, _)| t.key.local_row_id())
             .collect::<Vec<_>>(),
         &tools.iter().map(|(_, s)| *s).collect::<Vec<_>>() as &[Option<Uuid>],
         &tools

@@ -178,7 +178,7 @@ impl TurnColumns {
     fn of<'a>(turns: impl Iterator<Item = (&'a TurnRecord, Option<Uuid>)>) -> Self {
         let mut c = Self::default();
         for (t, session) in turns {
-            c.ids.push(t.key.row_id());
+            c.ids.push(t.key.local_row_id());
             c.sessions.push(session);
             c.turn_numbers.push(t.turn_number.unwrap_or(0));
             c.turn_number_inferred.push(t.turn_number.is_none());

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod codebase_tree;
 pub mod process;
 pub mod scenario;
+pub mod serve;
 pub mod spans;
 pub mod test_reports;
 

@@ -222,7 +222,7 @@ async fn every_get_answers_through_a_read_only_role_while_writes_stay_on_the_pri
 /// retryable 503, and ingest and `/metrics`' database probe (the primary) carry on.
 #[tokio::test]
 async fn an_unreachable_read_database_fails_readiness_not_ingest() {
-    let port = second_database::free_port(); // bound and released: nothing listens there
+    let port = crate::common::serve::free_port(); // bound and released: nothing listens there
     let mut url = reqwest::Url::parse(&admin_url()).unwrap();
     url.set_port(Some(port)).unwrap();
     let app = TestApp::spawn_with(reading_from(url.into())).await;

@@ -6,105 +6,31 @@
 
 use crate::common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
+use common::serve::ServeProcess;
 use common::spans::{self, Tokens};
 use common::test_reports::{case, test_run_span};
 use common::{TestDb, admin_url};
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use opentelemetry_sdk::trace::SpanData;
 use serde_json::Value;
 
 const SESSIONS: u128 = 4;
 const TURNS: u64 = 8;
 const TOOLS_PER_TURN: u64 = 2;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// One `acd-collector serve` process on `db`.
+async fn start(db: &TestDb) -> ServeProcess {
+    let url = format!("{}/{}", admin_url().rsplit_once('/').unwrap().0, db.name);
+    ServeProcess::start(&["--database-url", &url, "--db-max-connections", "4"]).await
 }
 
-/// One `acd-collector serve` process; killed when dropped.
-struct Replica {
-    child: Child,
-    api: String,
-    otlp_http: String,
-}
-
-impl Replica {
-    async fn start(db: &TestDb) -> Self {
-        let (api, http, grpc) = (free_port(), free_port(), free_port());
-        let url = format!("{}/{}", admin_url().rsplit_once('/').unwrap().0, db.name);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_acd-collector"))
-            .args(["serve", "--database-url", &url, "--db-max-connections", "4"])
-            .args(["--api", &format!("127.0.0.1:{api}")])
-            .args(["--otlp-http", &format!("127.0.0.1:{http}")])
-            .args(["--otlp-grpc", &format!("127.0.0.1:{grpc}")])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the collector binary starts");
-        let api = format!("http://127.0.0.1:{api}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{api}/readyz")).await
-                && r.status() == 200
-            {
-                break;
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("collector exited early ({status})");
-            }
-            assert!(Instant::now() < deadline, "collector not ready after 60 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Self {
-            child,
-            api,
-            otlp_http: format!("http://127.0.0.1:{http}"),
-        }
-    }
-
-    async fn export(&self, spans: Vec<SpanData>) {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(format!("{}/v1/traces", self.otlp_http))
-            .with_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        exporter.export(spans).await.expect("export acknowledged");
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let response = reqwest::get(format!("{}{path}", self.api)).await.unwrap();
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.json().await.unwrap()
-    }
-
-    async fn scrape(&self) -> prometheus_parse::Scrape {
-        let text = reqwest::get(format!("{}/metrics", self.api))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap()
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
+/// GET a path that must answer 200; its JSON body.
+async fn get(replica: &ServeProcess, path: &str) -> Value {
+    let (status, body) = replica.get(path).await;
+    assert_eq!(status, 200, "GET {path}");
+    body
 }
 
 /// Sessions with turns and tools that carry no session id (found through their trace), so
@@ -176,14 +102,14 @@ impl Rng {
 
 /// The REST answers about everything stored, with the fields that only say when a row was written
 /// removed.
-async fn rest_view(replica: &Replica) -> Value {
-    let list = replica.get("/api/db/sessions?limit=500").await;
+async fn rest_view(replica: &ServeProcess) -> Value {
+    let list = get(replica, "/api/db/sessions?limit=500").await;
     let mut view = serde_json::Map::new();
     for s in list["sessions"].as_array().expect("sessions array") {
         let id = s["id"].as_str().unwrap().to_string();
         for part in ["", "/turns", "/timing"] {
             let path = format!("/api/db/sessions/{id}{part}");
-            view.insert(path.clone(), replica.get(&path).await);
+            view.insert(path.clone(), get(replica, &path).await);
         }
     }
     view.insert("sessions".into(), list);
@@ -195,7 +121,7 @@ async fn rest_view(replica: &Replica) -> Value {
         "/api/db/tests/flaky",
         &format!("/api/db/tests/{}", spans::TARGET_ID),
     ] {
-        view.insert(path.into(), replica.get(path).await);
+        view.insert(path.into(), get(replica, path).await);
     }
     let mut view = Value::Object(view);
     strip_write_times(&mut view);
@@ -308,7 +234,7 @@ fn add(
 }
 
 /// Sends in batches of 1–6 spans, one after another, as one exporter would.
-async fn send(replica: &Replica, spans: Vec<SpanData>, mut rng: Rng) {
+async fn send(replica: &ServeProcess, spans: Vec<SpanData>, mut rng: Rng) {
     let mut spans = spans.into_iter().peekable();
     while spans.peek().is_some() {
         let size = 1 + rng.below(6);
@@ -322,7 +248,7 @@ async fn two_replicas_on_one_database_answer_and_count_like_one() {
     let total = spans.len();
 
     let single_db = TestDb::new().await;
-    let single = Replica::start(&single_db).await;
+    let single = start(&single_db).await;
     single.export(spans.clone()).await;
     let expected_rest = rest_view(&single).await;
     let expected_counters = add(counters(&single.scrape().await), Default::default());
@@ -349,7 +275,7 @@ async fn two_replicas_on_one_database_answer_and_count_like_one() {
         .push(span);
     }
     let db = TestDb::new().await;
-    let (a, b) = tokio::join!(Replica::start(&db), Replica::start(&db));
+    let (a, b) = tokio::join!(start(&db), start(&db));
     let (a_spans, b_spans) = (to_a.len(), to_b.len());
     tokio::join!(send(&a, to_a, Rng(seed ^ 1)), send(&b, to_b, Rng(seed ^ 2)));
 

@@ -4,96 +4,13 @@
 
 use crate::common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use common::codebase_tree::tree;
+use common::serve::ServeProcess;
 use common::spans::{self, Transport};
 use common::{TestApp, TestDb, database_url};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 use serde_json::{Value, json};
 
 use super::session;
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `acd-collector serve` with `--read-database-url`, as an operator runs it; killed when dropped.
-struct Serve {
-    child: Child,
-    api: String,
-    otlp_http: String,
-}
-
-impl Serve {
-    async fn start(primary: &str, reads: &str) -> Self {
-        let (api, http, grpc) = (free_port(), free_port(), free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_acd-collector"))
-            .args([
-                "serve",
-                "--database-url",
-                primary,
-                "--read-database-url",
-                reads,
-            ])
-            .args(["--db-max-connections", "2", "--spool-max-bytes", "0"])
-            .args(["--api", &format!("127.0.0.1:{api}")])
-            .args(["--otlp-http", &format!("127.0.0.1:{http}")])
-            .args(["--otlp-grpc", &format!("127.0.0.1:{grpc}")])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the collector binary starts");
-        let mut serve = Self {
-            child,
-            api: format!("http://127.0.0.1:{api}"),
-            otlp_http: format!("http://127.0.0.1:{http}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while reqwest::get(format!("{}/readyz", serve.api))
-            .await
-            .map_or(true, |r| r.status() != 200)
-        {
-            if let Some(status) = serve.child.try_wait().unwrap() {
-                panic!("collector exited early ({status})");
-            }
-            assert!(Instant::now() < deadline, "collector not ready after 60 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        serve
-    }
-
-    async fn export(&self, spans: Vec<SpanData>) {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(format!("{}/v1/traces", self.otlp_http))
-            .with_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        exporter.export(spans).await.expect("export acknowledged");
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let response = reqwest::get(format!("{}{path}", self.api)).await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
 
 /// The read URL names a different database holding different rows: the GETs answer what that
 /// one holds, never what was just written to the primary, which is where the writes are.
@@ -109,10 +26,20 @@ async fn gets_answer_from_the_read_database_and_writes_land_in_the_primary() {
     .await
     .unwrap();
     let primary = TestDb::new().await;
-    let serve = Serve::start(
-        &database_url(&primary.name, None),
-        &database_url(&replica.db.name, None),
-    )
+    let (primary_url, read_url) = (
+        database_url(&primary.name, None),
+        database_url(&replica.db.name, None),
+    );
+    let serve = ServeProcess::start(&[
+        "--database-url",
+        &primary_url,
+        "--read-database-url",
+        &read_url,
+        "--db-max-connections",
+        "2",
+        "--spool-max-bytes",
+        "0",
+    ])
     .await;
     serve.export(session(0xa0, "only-on-the-primary")).await;
     let tree = tree();
